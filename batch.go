@@ -1,0 +1,216 @@
+package djcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+
+	"github.com/djcache/djcache/driver"
+)
+
+// madeKeys makes and validates the keys of a many-key call. It returns the
+// distinct made keys and, for each caller's key in order, its made key.
+func (c *Cache) madeKeys(ctx context.Context, op string, keys []string, version int) (distinct, made []string, err error) {
+	made = make([]string, len(keys))
+	distinct = make([]string, 0, len(keys))
+	seen := make(map[string]struct{}, len(keys))
+	for i, k := range keys {
+		m := c.makeKey(k, version)
+		if err := c.checkKey(ctx, op, m); err != nil {
+			return nil, nil, err
+		}
+		made[i] = m
+		if _, dup := seen[m]; !dup {
+			seen[m] = struct{}{}
+			distinct = append(distinct, m)
+		}
+	}
+	return distinct, made, nil
+}
+
+// getManyRaw fetches keys and returns the encoded values found, under the
+// caller's keys. The fallback for drivers without driver.GetManyDriver calls
+// Get once per distinct key.
+func (c *Cache) getManyRaw(ctx context.Context, keys []string, opts []Option) (map[string][]byte, error) {
+	if err := c.enter(ctx, "get_many"); err != nil {
+		return nil, err
+	}
+	co := c.options(opts)
+	distinct, made, err := c.madeKeys(ctx, "get_many", keys, co.version)
+	if err != nil || len(distinct) == 0 {
+		return map[string][]byte{}, err
+	}
+	var got map[string][]byte
+	if c.getMany != nil {
+		got, err = c.getMany.GetMany(ctx, distinct)
+	} else {
+		got = make(map[string][]byte, len(distinct))
+		for _, m := range distinct {
+			v, found, gerr := c.drv.Get(ctx, m)
+			if gerr != nil {
+				err = gerr
+				break
+			}
+			if found {
+				got[m] = v
+			}
+		}
+	}
+	if err != nil {
+		return nil, c.opError("get_many", "", err)
+	}
+	c.stats.add(statHits, uint64(len(got)))
+	c.stats.add(statMisses, uint64(len(distinct)-len(got)))
+	out := make(map[string][]byte, len(got))
+	for i, k := range keys {
+		if v, ok := got[made[i]]; ok {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// GetMany looks up many keys, in one round trip where the backend allows,
+// and decodes the values found into *dst, a map with string keys (such as
+// map[string]T or map[string]any), under the caller's keys. A nil map is
+// allocated; entries already in the map for other keys stay. Missing keys
+// are absent; a stored nil is present with T's zero value. Duplicate keys
+// are fetched once. If a value does not decode, GetMany returns the error and
+// leaves the map unchanged.
+func (c *Cache) GetMany(ctx context.Context, keys []string, dst any, opts ...Option) error {
+	mv, err := mapDst(dst)
+	if err != nil {
+		if eerr := c.enter(ctx, "get_many"); eerr != nil {
+			return eerr
+		}
+		return c.opError("get_many", "", err)
+	}
+	raw, err := c.getManyRaw(ctx, keys, opts)
+	if err != nil {
+		return err
+	}
+	t := mv.Type()
+	type kv struct{ k, v reflect.Value }
+	decoded := make([]kv, 0, len(raw))
+	for k, b := range raw {
+		ev := reflect.New(t.Elem())
+		if err := c.decode(b, ev.Interface()); err != nil {
+			return c.opError("get_many", c.makeKey(k, c.options(opts).version), err)
+		}
+		decoded = append(decoded, kv{reflect.ValueOf(k).Convert(t.Key()), ev.Elem()})
+	}
+	if mv.IsNil() {
+		mv.Set(reflect.MakeMapWithSize(t, len(decoded)))
+	}
+	for _, e := range decoded {
+		mv.SetMapIndex(e.k, e.v)
+	}
+	return nil
+}
+
+// mapDst checks GetMany's dst: a non-nil pointer to a map with string keys.
+func mapDst(dst any) (reflect.Value, error) {
+	if err := checkDst(dst); err != nil {
+		return reflect.Value{}, err
+	}
+	mv := reflect.ValueOf(dst).Elem()
+	if mv.Kind() != reflect.Map || mv.Type().Key().Kind() != reflect.String {
+		return reflect.Value{}, fmt.Errorf("djcache: GetMany needs a pointer to a map with string keys, such as *map[string]any, not %T", dst)
+	}
+	return mv, nil
+}
+
+// SetMany stores every item, in one round trip or transaction where the
+// backend allows, and returns the caller's keys that could not be stored
+// (Django's set_many list). Values are encoded before anything is written:
+// if one cannot be encoded, SetMany returns its *EncodeError and stores
+// nothing. A driver failure returns the keys it left unstored and the first
+// error.
+func (c *Cache) SetMany(ctx context.Context, items map[string]any, opts ...Option) (failed []string, err error) {
+	if err := c.enter(ctx, "set_many"); err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, nil
+	}
+	co := c.options(opts)
+	exp := c.expiry(co.timeout)
+	batch := make([]driver.Item, 0, len(items))
+	back := make(map[string]string, len(items)) // made key -> caller's key
+	for k, v := range items {
+		m := c.makeKey(k, co.version)
+		if err := c.checkKey(ctx, "set_many", m); err != nil {
+			return nil, err
+		}
+		b, err := c.encode(nil, v)
+		if err != nil {
+			return nil, c.opError("set_many", m, err)
+		}
+		back[m] = k
+		batch = append(batch, driver.Item{Key: m, Value: b, Expires: exp})
+	}
+	// A fixed order makes backends take their locks in the same order.
+	slices.SortFunc(batch, func(a, b driver.Item) int { return cmpString(a.Key, b.Key) })
+	var madeFailed []string
+	if c.setMany != nil {
+		madeFailed, err = c.setMany.SetMany(ctx, batch)
+	} else {
+		for _, it := range batch {
+			if serr := c.drv.Set(ctx, it.Key, it.Value, it.Expires); serr != nil {
+				madeFailed = append(madeFailed, it.Key)
+				if err == nil {
+					err = serr
+				}
+				if ctx.Err() != nil {
+					break
+				}
+			}
+		}
+	}
+	for _, m := range madeFailed {
+		failed = append(failed, back[m])
+	}
+	slices.Sort(failed)
+	c.stats.add(statSets, uint64(len(batch)-len(madeFailed)))
+	return failed, c.opError("set_many", "", err)
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// DeleteMany removes every key, in one round trip where the backend allows.
+// Missing keys are not an error.
+func (c *Cache) DeleteMany(ctx context.Context, keys []string, opts ...Option) error {
+	if err := c.enter(ctx, "delete_many"); err != nil {
+		return err
+	}
+	co := c.options(opts)
+	distinct, _, err := c.madeKeys(ctx, "delete_many", keys, co.version)
+	if err != nil || len(distinct) == 0 {
+		return err
+	}
+	slices.Sort(distinct)
+	c.stats.add(statDeletes, uint64(len(distinct)))
+	if c.deleteMany != nil {
+		return c.opError("delete_many", "", c.deleteMany.DeleteMany(ctx, distinct))
+	}
+	var errs []error
+	for _, m := range distinct {
+		if _, err := c.drv.Delete(ctx, m); err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	return c.opError("delete_many", "", errors.Join(errs...))
+}

@@ -1,0 +1,47 @@
+package djcache
+
+import "context"
+
+// Get is Cache.Get for callers who want the value returned: it decodes
+// key's value into a new T and reports whether the key was found.
+//
+//	views, ok, err := djcache.Get[int](ctx, c, "views")
+func Get[T any](ctx context.Context, c *Cache, key string, opts ...Option) (T, bool, error) {
+	var v T
+	found, err := c.Get(ctx, key, &v, opts...)
+	return v, found, err
+}
+
+// GetOrSet is Cache.GetOrSet with a typed fill function and result.
+//
+//	report, err := djcache.GetOrSet(ctx, c, "report", func(ctx context.Context) (Report, error) {
+//		return buildReport(ctx)
+//	}, djcache.Timeout(10*time.Minute))
+func GetOrSet[T any](ctx context.Context, c *Cache, key string, fill func(context.Context) (T, error), opts ...Option) (T, error) {
+	var v T
+	if fill == nil {
+		return v, c.GetOrSet(ctx, key, &v, nil, opts...)
+	}
+	err := c.GetOrSet(ctx, key, &v, func(ctx context.Context) (any, error) {
+		return fill(ctx)
+	}, opts...)
+	return v, err
+}
+
+// GetMany is Cache.GetMany returning a new map[string]T that holds the keys
+// found.
+func GetMany[T any](ctx context.Context, c *Cache, keys []string, opts ...Option) (map[string]T, error) {
+	raw, err := c.getManyRaw(ctx, keys, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]T, len(raw))
+	for k, b := range raw {
+		var v T
+		if err := c.decode(b, &v); err != nil {
+			return nil, c.opError("get_many", c.makeKey(k, c.options(opts).version), err)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
