@@ -1,0 +1,128 @@
+// Package djcache is Django's low-level cache API (django.core.cache) for
+// Go: one small API with Django's semantics over interchangeable backends.
+// Swap the URL, keep the code.
+//
+// The typical use caches the results of several expensive queries that
+// change at different intervals, each with its own timeout:
+//
+//	import (
+//		"github.com/djcache/djcache"
+//		_ "github.com/djcache/djcache/backends/locmem"
+//	)
+//
+//	c, err := djcache.Open("locmem://default?timeout=300")
+//	if err != nil { … }
+//	defer c.Close()
+//
+//	// Prices change every minute, the catalogue every hour.
+//	prices, err := djcache.GetOrSet(ctx, c, "prices", loadPrices, djcache.Timeout(time.Minute))
+//	catalogue, err := djcache.GetOrSet(ctx, c, "catalogue", loadCatalogue, djcache.Timeout(time.Hour))
+//
+// [Cache] has Django's methods: Get, Set, Add, GetOrSet, GetMany, SetMany,
+// Delete, DeleteMany, Has (has_key), Touch, Incr, Decr, IncrVersion,
+// DecrVersion, Clear and Close; the generic helpers [Get], [GetOrSet] and
+// [GetMany] return typed values. Every method takes a context and is safe
+// for concurrent use.
+//
+// # Keys
+//
+// The stored key is made by a [KeyFunc] from the caller's key, the cache's
+// key prefix and a version. The default, [DefaultKeyFunc], is Django's
+// prefix + ":" + version + ":" + key, byte for byte (":1:foo" with no
+// prefix), so djcache and a Django app address the same entries. The version
+// is the cache's default (1) unless a call passes [Version].
+//
+// Every made key is checked as Django's validate_key does: a key longer than
+// 250 bytes ([MaxKeyLength]), or holding a space, a control character or
+// DEL, is logged through log/slog as a warning with Django's exact message
+// (one warning per broken rule, on every call, as Django warns on every
+// call), and then used anyway, since locmem, files, SQL and Redis can store
+// it. The memcached backend cannot, and rejects such keys with
+// [ErrInvalidKey] before any I/O. Warnings go to [Options].Logger, or to
+// slog.Default() at the time of the warning. Empty keys are allowed, as in
+// Django. [KeyWarnings] returns the messages for a key.
+//
+// # Timeouts
+//
+// A call without a timeout option uses the cache's default (300 seconds
+// unless [Options].Timeout or the URL's timeout parameter says otherwise).
+// [Timeout](d) sets a lifetime; sub-second durations work where the backend
+// can store them. [Timeout](0), or a negative duration, is Django's "timeout
+// 0": nothing stays cached (Set removes any earlier value, Add reports true
+// and stores nothing visible, Touch reports true and expires the entry).
+// [Forever] never expires (Django's None). Durations of 100 years or more
+// count as Forever. Backends receive absolute expiry times computed here,
+// never Django's special values.
+//
+// # Values
+//
+// nil is a value like any other, as Django's None: after Set(ctx, k, nil),
+// Has reports true, Get reports found and zeroes dst, GetMany includes the
+// key, IncrVersion moves it, and Incr fails with [ErrNotInteger].
+//
+// Strings, byte slices, integers, floats and bools (and named types over
+// them, such as type Score int) are encoded without reflection. Integers are
+// stored as their decimal text, so that Redis INCRBY and memcached incr work
+// on them natively and other languages read them as numbers; every other
+// value starts with a tag byte that tells its kind (see the driver package).
+// Everything else (structs, maps, slices, time.Time, …) goes through a
+// [Codec]: [JSON] by default, chosen by BenchmarkCodec (codec_test.go) over
+// gob, which on a small struct is about 5x slower to encode, 8x slower to
+// decode and 60% larger, because gob sends its type description with every
+// value. [Gob] is available for values JSON cannot represent. Decoding into
+// *any gives nil, int64, string, []byte, float64, bool, or what the codec
+// produces (JSON: map[string]any, []any, float64, …).
+//
+// Stored values are copies, as in Django, which pickles even in locmem:
+// changing a value after Set, or a decoded value after Get, never changes
+// the cache. Get replaces what dst held (a struct or map is not merged
+// into). A value that cannot be encoded (a channel, a function) gives an
+// [*EncodeError] and leaves the earlier value intact; a stored value that
+// does not fit dst gives a [*DecodeError] naming both types.
+//
+// # Errors
+//
+// A miss is never an error. Conditions are sentinels matched with
+// [errors.Is]: [ErrNotFound] (Incr or IncrVersion of a missing key),
+// [ErrNotInteger], [ErrOverflow], [ErrInvalidKey] and [ErrClosed]. Every
+// error of a call is an [*OpError] that names the operation, the backend and
+// the made key, for example
+//
+//	djcache: locmem: incr ":1:views": key not found
+//
+// and wraps the cause, including context.Canceled and
+// context.DeadlineExceeded.
+//
+// # Atomicity and Django's differences
+//
+// Add and Incr are atomic on every backend (Django's file and database
+// backends are not). Incr keeps the entry's expiry on every backend (Django's
+// generic incr resets it to the default timeout), and IncrVersion keeps the
+// remaining lifetime where the backend can read it. GetOrSet calls its fill
+// function once per key and process for concurrent misses. Clear removes this
+// cache's entries and never a neighbour's data on a shared server (Django's
+// Redis clear flushes the whole database).
+//
+// # URLs
+//
+// [Open] picks the backend by URL scheme; the backend's package registers
+// the scheme when imported. Parameters common to every backend:
+//
+//   - timeout: the default timeout in seconds (fractions allowed), or
+//     "none" for Forever;
+//   - key_prefix: Django's KEY_PREFIX;
+//   - version: Django's VERSION (the default version).
+//
+// A backend reads its own parameters strictly: an unknown one is an error
+// that names it, so a misspelling fails at Open. Open of a scheme whose
+// package is not imported says which import to add.
+//
+// # Backends
+//
+//	locmem://NAME          backends/locmem     LocMemCache: this process's memory
+//	dummy://               backends/dummy      DummyCache: caches nothing
+//
+// Backends are drivers: small byte-level stores implementing
+// [driver.Driver]. Third-party backends register with [Register] and test
+// themselves with the conformance kit in package djcachetest.
+package djcache
