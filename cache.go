@@ -536,7 +536,8 @@ func (c *Cache) Clear(ctx context.Context) error {
 	if err := c.enter(ctx, "clear"); err != nil {
 		return err
 	}
-	return c.opError("clear", "", c.drv.Clear(ctx))
+	scope := driver.Scope{Prefix: c.set.prefix, DefaultKeyFunc: c.set.keyFunc == nil}
+	return c.opError("clear", "", c.drv.Clear(ctx, scope))
 }
 
 // Close releases the driver's resources. It is idempotent: a second Close

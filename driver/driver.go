@@ -69,12 +69,25 @@ type Driver interface {
 	// unchanged). [AddInt] does the arithmetic.
 	Incr(ctx context.Context, key string, delta int64) (int64, error)
 
-	// Clear removes every entry in the driver's namespace (its table,
-	// directory, locmem name or key pattern) and nothing outside it.
-	Clear(ctx context.Context) error
+	// Clear removes every entry of the calling Cache and nothing outside
+	// it. A driver whose storage belongs to one cache (a locmem name, a
+	// directory, a table) empties it; a driver on a server shared with other
+	// applications (Redis, memcached) removes only the keys scope describes.
+	Clear(ctx context.Context, scope Scope) error
 
 	// Close releases the driver's resources.
 	Close() error
+}
+
+// Scope describes the keys one Cache makes, for Clear on shared servers.
+type Scope struct {
+	// Prefix is the Cache's key prefix ("" if none).
+	Prefix string
+	// DefaultKeyFunc reports that the Cache makes keys with Django's
+	// default key function, so every made key is Prefix + ":" + version +
+	// ":" + key. With a custom key function, made keys may look like
+	// anything and a shared-server driver cannot tell its keys from others.
+	DefaultKeyFunc bool
 }
 
 // Item is one entry of a batch write. A zero Expires never expires.

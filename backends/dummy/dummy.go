@@ -54,7 +54,7 @@ func (*Driver) Delete(context.Context, string) (bool, error) { return false, nil
 func (*Driver) Incr(context.Context, string, int64) (int64, error) { return 0, driver.ErrNotFound }
 
 // Clear implements driver.Driver.
-func (*Driver) Clear(context.Context) error { return nil }
+func (*Driver) Clear(context.Context, driver.Scope) error { return nil }
 
 // Close implements driver.Driver.
 func (*Driver) Close() error { return nil }

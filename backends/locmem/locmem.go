@@ -308,7 +308,7 @@ func (d *Driver) Incr(_ context.Context, key string, delta int64) (int64, error)
 
 // Clear implements driver.Driver: it empties the store, for every Driver
 // that shares it.
-func (d *Driver) Clear(context.Context) error {
+func (d *Driver) Clear(context.Context, driver.Scope) error {
 	d.s.c.InvalidateAll()
 	return nil
 }
