@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/gob"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -44,7 +45,56 @@ func (jsonCodec) Marshal(dst []byte, v any) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
-func (jsonCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+// Unmarshal decodes data into v. Into the generic destinations (*any,
+// *map[string]any, *[]any) integral numbers come back as int64, as the
+// scalar integers of djcache do, and other numbers as float64; elsewhere
+// encoding/json's rules apply (float64 for numbers in interfaces).
+func (jsonCodec) Unmarshal(data []byte, v any) error {
+	switch v.(type) {
+	case *any, *map[string]any, *[]any:
+	default:
+		return json.Unmarshal(data, v)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("json: invalid data after top-level value")
+	}
+	switch p := v.(type) {
+	case *any:
+		*p = numbers(*p)
+	case *map[string]any:
+		numbers(*p)
+	case *[]any:
+		numbers(*p)
+	}
+	return nil
+}
+
+// numbers replaces the json.Numbers in a decoded tree with int64 (integral
+// literals that fit) or float64, in place where it can.
+func numbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = numbers(e)
+		}
+	}
+	return v
+}
 
 type gobCodec struct{}
 

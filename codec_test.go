@@ -131,7 +131,11 @@ func TestDecodeFastAndReflectPaths(t *testing.T) {
 	check(1.5, new(any), 1.5)
 	check(true, new(any), true)
 	check(nil, new(any), nil)
-	check(map[string]int{"a": 1}, new(any), map[string]any{"a": 1.0})
+	check(map[string]any{"int": 42, "float": 2.5, "list": []any{1, "x", true, nil}, "big": 1e300},
+		new(any), map[string]any{"int": int64(42), "float": 2.5, "list": []any{int64(1), "x", true, nil}, "big": 1e300})
+	check(map[string]any{"a": 1}, new(map[string]any), map[string]any{"a": int64(1)})
+	check([]any{1, 2.5}, new([]any), []any{int64(1), 2.5})
+	check(struct{ N any }{7}, new(struct{ N any }), struct{ N any }{7.0}) // encoding/json's rule inside structs
 }
 
 // TestDecodeReplaces checks Django's semantics for dst: a decoded value
