@@ -93,6 +93,11 @@ func (mux *URLMux) Open(ctx context.Context, rawURL string, o *Options) (*Cache,
 	if u.Scheme == "" {
 		return nil, fmt.Errorf("djcache: cache URL %q has no scheme, such as locmem:// or redis://", u.Redacted())
 	}
+	return mux.openURL(ctx, u, o)
+}
+
+// openURL is Open of a parsed URL, which it does not modify.
+func (mux *URLMux) openURL(ctx context.Context, u *url.URL, o *Options) (*Cache, error) {
 	scheme := strings.ToLower(u.Scheme)
 	mux.mu.RLock()
 	opener := mux.m[scheme]

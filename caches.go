@@ -1,0 +1,738 @@
+package djcache
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultAlias is the alias of the default cache (Django's
+// DEFAULT_CACHE_ALIAS).
+const DefaultAlias = "default"
+
+// Settings are Django's cache settings: the CACHES dict, and the DATABASES
+// dict that the database backend takes its connection from.
+type Settings struct {
+	// Caches is Django's CACHES: alias -> settings.
+	Caches map[string]CacheSettings
+	// Databases is Django's DATABASES, for DatabaseCache aliases.
+	Databases map[string]DatabaseSettings
+}
+
+// CacheSettings is one alias of Django's CACHES.
+type CacheSettings struct {
+	// Backend is BACKEND: Django's dotted path (such as
+	// "django.core.cache.backends.locmem.LocMemCache" or
+	// "django_redis.cache.RedisCache") or a djcache URL scheme ("locmem").
+	Backend string
+	// Location is LOCATION as Django takes it: a locmem name, a directory, a
+	// table name, memcached servers, Redis URLs. A string is one element;
+	// for memcached and Redis it may hold several servers separated by ";"
+	// or ",", as in Django.
+	Location []string
+	// Timeout is TIMEOUT: the zero Option means Django's default (300 s);
+	// null in JSON is Forever.
+	Timeout Option
+	// KeyPrefix is KEY_PREFIX.
+	KeyPrefix string
+	// Version is VERSION (0 means 1).
+	Version int
+	// KeyFunction is KEY_FUNCTION, a dotted path resolved through
+	// CachesOptions.KeyFuncs.
+	KeyFunction string
+	// Options is OPTIONS. MAX_ENTRIES and CULL_FREQUENCY (and the legacy
+	// top-level max_entries and cull_frequency) apply to locmem, file and
+	// database caches; other keys are backend options, which become the
+	// backend's URL parameters (see the package documentation, section
+	// Settings).
+	Options map[string]any
+}
+
+// DatabaseSettings is one alias of Django's DATABASES, as far as a
+// DatabaseCache needs it.
+type DatabaseSettings struct {
+	Engine, Name, User, Password, Host, Port string
+	// Options is the database's OPTIONS, passed to the database backend as
+	// URL parameters.
+	Options map[string]any
+}
+
+// ParseSettings parses JSON settings: either Django's CACHES dict itself
+//
+//	{"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+//
+// or an object with CACHES and, for database caches, DATABASES:
+//
+//	{"CACHES": {…}, "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/db.sqlite3"}}}
+//
+// Keys Django does not define are errors that name them. The package
+// settings reads TOML and YAML into the same shape.
+func ParseSettings(data []byte) (*Settings, error) {
+	var top map[string]json.RawMessage
+	if err := strictJSON(data, &top); err != nil {
+		return nil, fmt.Errorf("djcache: settings: %v", err)
+	}
+	s := &Settings{Caches: map[string]CacheSettings{}, Databases: map[string]DatabaseSettings{}}
+	caches := top
+	if raw, ok := top["CACHES"]; ok {
+		for k := range top {
+			if k != "CACHES" && k != "DATABASES" {
+				return nil, fmt.Errorf("djcache: settings: unknown key %q next to CACHES (expected CACHES and DATABASES)", k)
+			}
+		}
+		caches = nil
+		if err := strictJSON(raw, &caches); err != nil {
+			return nil, fmt.Errorf("djcache: settings: CACHES: %v", err)
+		}
+		if raw, ok := top["DATABASES"]; ok {
+			var dbs map[string]map[string]json.RawMessage
+			if err := strictJSON(raw, &dbs); err != nil {
+				return nil, fmt.Errorf("djcache: settings: DATABASES: %v", err)
+			}
+			for alias, fields := range dbs {
+				db, err := parseDatabase(fields)
+				if err != nil {
+					return nil, fmt.Errorf("djcache: settings: DATABASES[%q]: %v", alias, err)
+				}
+				s.Databases[alias] = db
+			}
+		}
+	}
+	for alias, raw := range caches {
+		var fields map[string]json.RawMessage
+		if err := strictJSON(raw, &fields); err != nil {
+			return nil, fmt.Errorf("djcache: settings: CACHES[%q]: %v", alias, err)
+		}
+		cs, err := parseCache(fields)
+		if err != nil {
+			return nil, fmt.Errorf("djcache: settings: CACHES[%q]: %v", alias, err)
+		}
+		s.Caches[alias] = cs
+	}
+	return s, nil
+}
+
+func strictJSON(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("data after the JSON value")
+	}
+	return nil
+}
+
+func parseCache(f map[string]json.RawMessage) (CacheSettings, error) {
+	var cs CacheSettings
+	opts := map[string]any{}
+	for k, raw := range f {
+		var err error
+		switch k {
+		case "BACKEND":
+			err = json.Unmarshal(raw, &cs.Backend)
+		case "LOCATION":
+			cs.Location, err = parseLocation(raw)
+		case "TIMEOUT", "timeout":
+			cs.Timeout, err = parseTimeout(raw)
+		case "KEY_PREFIX":
+			var v any
+			if err = strictJSON(raw, &v); err == nil {
+				cs.KeyPrefix, err = scalarString(v)
+			}
+		case "VERSION":
+			cs.Version, err = parseVersion(raw)
+		case "KEY_FUNCTION":
+			if string(raw) != "null" {
+				err = json.Unmarshal(raw, &cs.KeyFunction)
+			}
+		case "OPTIONS":
+			var o map[string]any
+			if err = strictJSON(raw, &o); err == nil {
+				for ok, ov := range o {
+					opts[ok] = ov
+				}
+			}
+		case "max_entries", "cull_frequency": // Django's legacy spellings
+			var v any
+			if err = strictJSON(raw, &v); err == nil {
+				opts[strings.ToUpper(k)] = v
+			}
+		default:
+			return cs, fmt.Errorf("unknown key %q (Django's keys: BACKEND, LOCATION, TIMEOUT, KEY_PREFIX, VERSION, KEY_FUNCTION, OPTIONS)", k)
+		}
+		if err != nil {
+			return cs, fmt.Errorf("%s: %v", k, err)
+		}
+	}
+	if cs.Backend == "" {
+		return cs, errors.New("BACKEND is missing")
+	}
+	if len(opts) > 0 {
+		cs.Options = opts
+	}
+	return cs, nil
+}
+
+func parseLocation(raw json.RawMessage) ([]string, error) {
+	var v any
+	if err := strictJSON(raw, &v); err != nil {
+		return nil, err
+	}
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []string{x}, nil
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("want a string or a list of strings, found %v in the list", e)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("want a string or a list of strings, not %s", raw)
+}
+
+// parseTimeout reads TIMEOUT as Django does: null is forever; otherwise
+// int() of the value (so 0.5 is 0, "60" is 60). Django falls back to 300 on
+// a value int() refuses; djcache reports it instead.
+func parseTimeout(raw json.RawMessage) (Option, error) {
+	var v any
+	if err := strictJSON(raw, &v); err != nil {
+		return Option{}, err
+	}
+	var f float64
+	switch x := v.(type) {
+	case nil:
+		return Forever, nil
+	case json.Number:
+		var err error
+		if f, err = x.Float64(); err != nil {
+			return Option{}, err
+		}
+	case string:
+		if strings.EqualFold(strings.TrimSpace(x), "none") {
+			return Forever, nil // TOML has no null
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(x))
+		if err != nil {
+			return Option{}, fmt.Errorf("%q is not a number of seconds or null", x)
+		}
+		f = float64(n)
+	default:
+		return Option{}, fmt.Errorf("%s is not a number of seconds or null", raw)
+	}
+	f = math.Trunc(f)
+	if math.IsNaN(f) || math.Abs(f) > float64(math.MaxInt64/int64(time.Second)) {
+		return Option{}, fmt.Errorf("%s is out of range", raw)
+	}
+	return Timeout(time.Duration(f) * time.Second), nil
+}
+
+func parseVersion(raw json.RawMessage) (int, error) {
+	var v any
+	if err := strictJSON(raw, &v); err != nil {
+		return 0, err
+	}
+	s, err := scalarString(v)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%s: djcache needs a non-zero integer version", raw)
+	}
+	return n, nil
+}
+
+// scalarString renders a JSON scalar as Python's str() would for the
+// settings that Django formats with %s.
+func scalarString(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case json.Number:
+		return x.String(), nil
+	case bool:
+		if x {
+			return "True", nil
+		}
+		return "False", nil
+	}
+	return "", fmt.Errorf("want a string or a number, not %v", v)
+}
+
+// Keys of a DATABASES entry that do not matter to a cache.
+var ignoredDatabaseKeys = []string{"ATOMIC_REQUESTS", "AUTOCOMMIT", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "DISABLE_SERVER_SIDE_CURSORS", "TEST", "TIME_ZONE"}
+
+func parseDatabase(f map[string]json.RawMessage) (DatabaseSettings, error) {
+	var db DatabaseSettings
+	for k, raw := range f {
+		var v any
+		if err := strictJSON(raw, &v); err != nil {
+			return db, fmt.Errorf("%s: %v", k, err)
+		}
+		if k == "OPTIONS" {
+			m, ok := v.(map[string]any)
+			if !ok && v != nil {
+				return db, fmt.Errorf("OPTIONS: want an object")
+			}
+			db.Options = m
+			continue
+		}
+		if slices.Contains(ignoredDatabaseKeys, k) {
+			continue
+		}
+		var s string
+		if v != nil {
+			var err error
+			if s, err = scalarString(v); err != nil {
+				return db, fmt.Errorf("%s: %v", k, err)
+			}
+		}
+		switch k {
+		case "ENGINE":
+			db.Engine = s
+		case "NAME":
+			db.Name = s
+		case "USER":
+			db.User = s
+		case "PASSWORD":
+			db.Password = s
+		case "HOST":
+			db.Host = s
+		case "PORT":
+			db.Port = s
+		default:
+			return db, fmt.Errorf("unknown key %q", k)
+		}
+	}
+	return db, nil
+}
+
+// backendKinds maps Django's dotted backend paths to djcache's schemes.
+var backendKinds = map[string]string{
+	"django.core.cache.backends.locmem.LocMemCache":       "locmem",
+	"django.core.cache.backends.filebased.FileBasedCache": "file",
+	"django.core.cache.backends.db.DatabaseCache":         "db",
+	"django.core.cache.backends.memcached.PyMemcacheCache": "memcached",
+	"django.core.cache.backends.memcached.PyLibMCCache":    "memcached",
+	"django.core.cache.backends.memcached.MemcachedCache":  "memcached",
+	"django.core.cache.backends.redis.RedisCache":          "redis",
+	"django_redis.cache.RedisCache":                        "redis",
+	"django.core.cache.backends.dummy.DummyCache":          "dummy",
+}
+
+// databaseSchemes maps Django's database ENGINEs to the db backend's schemes.
+var databaseSchemes = map[string]string{
+	"django.db.backends.sqlite3":             "sqlite",
+	"django.db.backends.postgresql":          "postgres",
+	"django.db.backends.postgresql_psycopg2": "postgres",
+	"django.db.backends.mysql":               "mysql",
+}
+
+// optionParams maps OPTIONS keys that Django's backends (or their client
+// libraries) define to the URL parameters of djcache's backends. An empty
+// value means an option that has no effect in Go and is accepted and
+// ignored. Keys not listed here become URL parameters as they are, lower
+// case, so the backend accepts or names them.
+var optionParams = map[string]map[string]string{
+	"storage": {"MAX_ENTRIES": "max_entries", "CULL_FREQUENCY": "cull_frequency"},
+	"memcached": {
+		// pymemcache HashClient options with no meaning for gomemcache.
+		"no_delay": "", "ignore_exc": "", "use_pooling": "", "allow_unicode_keys": "", "default_noreply": "",
+		"max_pool_size": "max_idle_conns", "connect_timeout": "connect_timeout", "timeout": "timeout",
+		// pylibmc's behaviors (binary protocol, tcp_nodelay, ketama, ...) are libmemcached tuning.
+		"binary": "", "behaviors": "",
+	},
+	"redis": {
+		"PARSER_CLASS": "", "CONNECTION_POOL_KWARGS": "", "parser_class": "", "pool_class": "",
+		"PASSWORD": "password", "SOCKET_CONNECT_TIMEOUT": "dial_timeout", "SOCKET_TIMEOUT": "read_timeout",
+		"socket_connect_timeout": "dial_timeout", "socket_timeout": "read_timeout",
+	},
+}
+
+// ignoredValues are OPTIONS values that only Python can use: setting them
+// to Django's default class is accepted.
+var ignoredValues = map[string]string{
+	"CLIENT_CLASS": "django_redis.client.DefaultClient",
+}
+
+// aliasTarget is what an alias opens: a URL and the Options that the
+// settings fix.
+type aliasTarget struct {
+	u    *url.URL
+	opts Options
+}
+
+var locationSplit = regexp.MustCompile(`[;,]`)
+
+// target turns one alias into the URL of its backend.
+func (s *Settings) target(alias string, cs CacheSettings, co *CachesOptions) (aliasTarget, error) {
+	var t aliasTarget
+	if co != nil && co.Options != nil {
+		t.opts = *co.Options
+	}
+	t.opts.Timeout = cs.Timeout
+	t.opts.KeyPrefix = cs.KeyPrefix
+	t.opts.Version = cs.Version
+	if cs.KeyFunction != "" {
+		var kf KeyFunc
+		if co != nil {
+			kf = co.KeyFuncs[cs.KeyFunction]
+		}
+		if kf == nil {
+			return t, fmt.Errorf("KEY_FUNCTION %q is not registered: pass it in CachesOptions.KeyFuncs", cs.KeyFunction)
+		}
+		t.opts.KeyFunc = kf
+	}
+	kind, django := backendKinds[cs.Backend]
+	if !django {
+		kind = strings.ToLower(cs.Backend)
+	}
+	q := url.Values{}
+	loc := ""
+	if len(cs.Location) > 0 {
+		loc = cs.Location[0]
+	}
+	one := func() error {
+		if len(cs.Location) > 1 {
+			return fmt.Errorf("LOCATION: %s takes one location, not %d", cs.Backend, len(cs.Location))
+		}
+		return nil
+	}
+	optKind := kind
+	switch kind {
+	case "locmem":
+		t.u = &url.URL{Scheme: "locmem", Host: loc}
+		optKind = "storage"
+	case "file":
+		if loc == "" {
+			return t, errors.New("LOCATION: FileBasedCache needs a directory")
+		}
+		t.u = &url.URL{Scheme: "file", Path: loc}
+		optKind = "storage"
+	case "db":
+		u, err := s.databaseURL(cs)
+		if err != nil {
+			return t, err
+		}
+		t.u = u
+		q = u.Query()
+		if loc == "" {
+			return t, errors.New("LOCATION: DatabaseCache needs a table name")
+		}
+		q.Set("table", loc)
+		optKind = "storage"
+	case "memcached":
+		var servers []string
+		for _, l := range cs.Location {
+			for _, s := range locationSplit.Split(l, -1) {
+				if s = strings.TrimSpace(s); s != "" {
+					servers = append(servers, s)
+				}
+			}
+		}
+		if len(servers) == 0 {
+			return t, errors.New("LOCATION: memcached needs at least one server")
+		}
+		t.u = &url.URL{Scheme: "memcached", Host: strings.Join(servers, ",")}
+	case "redis":
+		var urls []string
+		for _, l := range cs.Location {
+			for _, s := range locationSplit.Split(l, -1) {
+				if s = strings.TrimSpace(s); s != "" {
+					urls = append(urls, s)
+				}
+			}
+		}
+		if len(urls) == 0 {
+			return t, errors.New("LOCATION: Redis needs a URL such as redis://127.0.0.1:6379")
+		}
+		// Django's RedisCache writes to the first server and reads from the
+		// others (replicas). djcache reads and writes the first, which is
+		// always consistent; the replicas are not used.
+		u, err := url.Parse(urls[0])
+		if err != nil {
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return t, fmt.Errorf("LOCATION: %v", err)
+		}
+		t.u = u
+		q = u.Query()
+	case "dummy":
+		t.u = &url.URL{Scheme: "dummy"}
+	default:
+		if err := one(); err != nil {
+			return t, err
+		}
+		if !django && strings.Contains(loc, "://") {
+			u, err := url.Parse(loc)
+			if err != nil {
+				return t, fmt.Errorf("LOCATION: not a URL")
+			}
+			t.u = u
+			q = u.Query()
+			break
+		}
+		return t, fmt.Errorf("unknown BACKEND %q: use one of Django's (%s) or a djcache URL scheme with a URL as LOCATION", cs.Backend, strings.Join(sortedKeys(backendKinds), ", "))
+	}
+	if kind == "locmem" || kind == "file" || kind == "db" {
+		if err := one(); err != nil {
+			return t, err
+		}
+	}
+	for k, v := range cs.Options {
+		if kind == "db" && k == "DATABASE" {
+			continue // read by databaseURL
+		}
+		if want, ok := ignoredValues[k]; ok {
+			if v != want {
+				return t, fmt.Errorf("OPTIONS[%q] = %v is not supported (only %q)", k, v, want)
+			}
+			continue
+		}
+		param, known := optionParams[optKind][k]
+		if known && param == "" {
+			continue
+		}
+		if !known {
+			param = strings.ToLower(k)
+		}
+		val, err := paramValue(v)
+		if err != nil {
+			return t, fmt.Errorf("OPTIONS[%q]: %v", k, err)
+		}
+		q.Set(param, val)
+	}
+	t.u.RawQuery = q.Encode()
+	return t, nil
+}
+
+// databaseURL builds a db backend URL from the DATABASES alias a
+// DatabaseCache uses: "default", or OPTIONS["DATABASE"] (a djcache
+// extension, for Django's database routers).
+func (s *Settings) databaseURL(cs CacheSettings) (*url.URL, error) {
+	alias := "default"
+	if a, ok := cs.Options["DATABASE"].(string); ok {
+		alias = a
+	}
+	db, ok := s.Databases[alias]
+	if !ok {
+		return nil, fmt.Errorf("DatabaseCache needs DATABASES[%q] (give the settings as {\"CACHES\": …, \"DATABASES\": …})", alias)
+	}
+	scheme, ok := databaseSchemes[db.Engine]
+	if !ok {
+		return nil, fmt.Errorf("DATABASES[%q]: ENGINE %q is not supported (supported: %s)", alias, db.Engine, strings.Join(sortedKeys(databaseSchemes), ", "))
+	}
+	u := &url.URL{Scheme: scheme}
+	if scheme == "sqlite" {
+		u.Path = db.Name
+	} else {
+		u.Host = db.Host
+		if u.Host == "" {
+			u.Host = "localhost"
+		}
+		if db.Port != "" {
+			u.Host += ":" + db.Port
+		}
+		u.Path = "/" + db.Name
+		if db.User != "" {
+			if db.Password != "" {
+				u.User = url.UserPassword(db.User, db.Password)
+			} else {
+				u.User = url.User(db.User)
+			}
+		}
+	}
+	q := url.Values{}
+	for k, v := range db.Options {
+		val, err := paramValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("DATABASES[%q] OPTIONS[%q]: %v", alias, k, err)
+		}
+		q.Set(k, val)
+	}
+	u.RawQuery = q.Encode()
+	return u, nil
+}
+
+func paramValue(v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "none", nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case string:
+		return x, nil
+	case json.Number:
+		return x.String(), nil
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case int:
+		return strconv.Itoa(x), nil
+	}
+	return "", fmt.Errorf("value %v is not a string, number, boolean or null", v)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// CachesOptions configures a Caches handler. A nil *CachesOptions means the
+// defaults.
+type CachesOptions struct {
+	// Options are the base Options of every cache (a Logger, a Codec); the
+	// settings' TIMEOUT, KEY_PREFIX, VERSION and KEY_FUNCTION override
+	// their fields.
+	Options *Options
+	// KeyFuncs resolves KEY_FUNCTION dotted paths to Go functions.
+	KeyFuncs map[string]KeyFunc
+	// URLMux opens the backends; nil means DefaultURLMux().
+	URLMux *URLMux
+}
+
+// Caches is Django's caches handler: named caches built from settings,
+// opened lazily on first use, one *Cache per alias shared by all
+// goroutines. It is safe for concurrent use.
+type Caches struct {
+	mux     *URLMux
+	targets map[string]aliasTarget
+	order   []string
+
+	mu     sync.Mutex        // protects opened and closed
+	opened map[string]*Cache // by alias
+	closed bool
+}
+
+// NewCaches returns a handler for the aliases in s. It checks every alias
+// (backend, LOCATION, OPTIONS shapes) but opens none; a backend's own
+// parameters are checked when the alias is first used. As Django's system
+// check does, it requires a "default" alias.
+func NewCaches(s *Settings, o *CachesOptions) (*Caches, error) {
+	if s == nil || len(s.Caches) == 0 {
+		return nil, errors.New("djcache: settings define no caches")
+	}
+	if _, ok := s.Caches[DefaultAlias]; !ok {
+		return nil, errors.New("djcache: you must define a 'default' cache in your CACHES setting")
+	}
+	cs := &Caches{mux: &defaultMux, targets: map[string]aliasTarget{}, opened: map[string]*Cache{}}
+	if o != nil && o.URLMux != nil {
+		cs.mux = o.URLMux
+	}
+	for _, alias := range sortedKeys(s.Caches) {
+		t, err := s.target(alias, s.Caches[alias], o)
+		if err != nil {
+			return nil, fmt.Errorf("djcache: CACHES[%q] (%s): %w", alias, s.Caches[alias].Backend, err)
+		}
+		cs.targets[alias] = t
+		cs.order = append(cs.order, alias)
+	}
+	return cs, nil
+}
+
+// CachesFromURL returns a handler whose only alias, "default", is the cache
+// at rawURL (the DJCACHE_URL convention). It opens nothing.
+func CachesFromURL(rawURL string, o *CachesOptions) (*Caches, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("djcache: invalid cache URL: %w", err)
+	}
+	t := aliasTarget{u: u}
+	cs := &Caches{mux: &defaultMux, targets: map[string]aliasTarget{DefaultAlias: t}, order: []string{DefaultAlias}, opened: map[string]*Cache{}}
+	if o != nil {
+		if o.URLMux != nil {
+			cs.mux = o.URLMux
+		}
+		if o.Options != nil {
+			t.opts = *o.Options
+			cs.targets[DefaultAlias] = t
+		}
+	}
+	return cs, nil
+}
+
+// Aliases returns the aliases, sorted.
+func (cs *Caches) Aliases() []string { return slices.Clone(cs.order) }
+
+// URL returns the URL an alias opens, with any password redacted, for
+// messages and the command-line tool.
+func (cs *Caches) URL(alias string) (string, error) {
+	t, ok := cs.targets[alias]
+	if !ok {
+		return "", cs.noAlias(alias)
+	}
+	return t.u.Redacted(), nil
+}
+
+// Cache returns the cache of an alias, opening it on first use (Django's
+// caches[alias]). Every call for one alias returns the same *Cache.
+func (cs *Caches) Cache(alias string) (*Cache, error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.closed {
+		return nil, ErrClosed
+	}
+	if c, ok := cs.opened[alias]; ok {
+		return c, nil
+	}
+	t, ok := cs.targets[alias]
+	if !ok {
+		return nil, cs.noAlias(alias)
+	}
+	c, err := cs.mux.openURL(context.Background(), t.u, &t.opts)
+	if err != nil {
+		return nil, fmt.Errorf("djcache: cache %q (%s): %w", alias, t.u.Redacted(), err)
+	}
+	cs.opened[alias] = c
+	return c, nil
+}
+
+// Default returns the "default" cache (Django's cache).
+func (cs *Caches) Default() (*Cache, error) { return cs.Cache(DefaultAlias) }
+
+func (cs *Caches) noAlias(alias string) error {
+	return fmt.Errorf("djcache: the cache alias %q doesn't exist (aliases: %s)", alias, strings.Join(cs.order, ", "))
+}
+
+// Close closes every cache opened so far, and reports their errors joined.
+// Later calls of Cache return ErrClosed.
+func (cs *Caches) Close() error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.closed = true
+	var errs []error
+	for _, alias := range sortedKeys(cs.opened) {
+		errs = append(errs, cs.opened[alias].Close())
+	}
+	return errors.Join(errs...)
+}
