@@ -328,9 +328,9 @@ func parseDatabase(f map[string]json.RawMessage) (DatabaseSettings, error) {
 
 // backendKinds maps Django's dotted backend paths to djcache's schemes.
 var backendKinds = map[string]string{
-	"django.core.cache.backends.locmem.LocMemCache":       "locmem",
-	"django.core.cache.backends.filebased.FileBasedCache": "file",
-	"django.core.cache.backends.db.DatabaseCache":         "db",
+	"django.core.cache.backends.locmem.LocMemCache":        "locmem",
+	"django.core.cache.backends.filebased.FileBasedCache":  "file",
+	"django.core.cache.backends.db.DatabaseCache":          "db",
 	"django.core.cache.backends.memcached.PyMemcacheCache": "memcached",
 	"django.core.cache.backends.memcached.PyLibMCCache":    "memcached",
 	"django.core.cache.backends.memcached.MemcachedCache":  "memcached",
