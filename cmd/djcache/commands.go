@@ -1,0 +1,586 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/djcache/djcache"
+)
+
+func commands() []*command {
+	return []*command{
+		{name: "get", args: "KEY", summary: "print the value of a key (exit 1 on a miss)", run: cmdGet, help: `
+Prints the value stored under KEY: text as it is, bytes raw, numbers and
+booleans plainly, structures as JSON. A miss prints nothing (null with
+--json) and exits 1.
+
+Examples:
+  djcache get greeting
+  djcache --json get profile:42
+  djcache --url redis://127.0.0.1:6379/0 --version 2 get report`},
+		{name: "set", args: "KEY [VALUE]", summary: "store a value (from the argument or stdin)", run: cmdSet, help: `
+Stores VALUE under KEY, replacing any entry. Without VALUE, the value is read
+from stdin (one trailing newline dropped, except with --type bytes). By
+default (--type auto) an integer such as 42 is stored as an integer, so that
+incr works on it, and anything else as text.
+
+Examples:
+  djcache set greeting hello
+  djcache --timeout 60 set banner "Sale today"
+  djcache --type json set profile:42 '{"name": "Ada", "langs": ["go"]}'
+  cat logo.png | djcache --type bytes set logo`},
+		{name: "add", args: "KEY [VALUE]", summary: "store a value only if the key is absent (exit 1 if present)", run: cmdAdd, help: `
+Stores VALUE under KEY only if KEY holds no live entry, atomically; exits 1
+when the key was already there. A simple lock:
+
+Examples:
+  djcache --timeout 30 add lock:nightly-report "$(hostname)" && run-report`},
+		{name: "delete", args: "KEY", summary: "remove a key (exit 1 if it was not there)", run: cmdDelete, help: `
+Removes KEY; exits 1 when no live entry was there.
+
+Examples:
+  djcache delete greeting`},
+		{name: "has", args: "KEY", summary: "tell whether a key is present (prints true/false, exit 1 if not)", run: cmdHas, help: `
+Prints true and exits 0 when KEY holds a live entry; prints false and exits 1
+otherwise.
+
+Examples:
+  djcache has greeting && echo cached`},
+		{name: "touch", args: "KEY", summary: "give a key a new expiry (exit 1 if it is not there)", run: cmdTouch, help: `
+Sets a new expiry on KEY: the cache's default timeout, or --timeout. Exits 1
+when KEY holds no live entry (touch never revives an expired one).
+
+Examples:
+  djcache --timeout 3600 touch session:ab12`},
+		{name: "incr", args: "KEY [DELTA]", summary: "add DELTA (default 1) to an integer and print it", run: cmdIncr(1), help: `
+Atomically adds DELTA (default 1) to the integer under KEY, keeps the entry's
+expiry, and prints the new value. Exits 1 if KEY is missing, 2 if its value is
+not an integer.
+
+Examples:
+  djcache set hits 0 && djcache incr hits
+  djcache incr hits 10`},
+		{name: "decr", args: "KEY [DELTA]", summary: "subtract DELTA (default 1) from an integer and print it", run: cmdIncr(-1), help: `
+Atomically subtracts DELTA (default 1) from the integer under KEY and prints
+the new value (memcached stops at 0). Exits 1 if KEY is missing.
+
+Examples:
+  djcache decr stock:tea 2`},
+		{name: "incr-version", args: "KEY [DELTA]", summary: "move a key to its version + DELTA and print the new version", run: cmdVersion(1), help: `
+Moves the value of KEY from its version (the cache's default, or --version)
+to that version plus DELTA (default 1), deletes the old entry, and prints the
+new version. Exits 1 if KEY is missing.
+
+Examples:
+  djcache incr-version report
+  djcache --version 2 incr-version report 3`},
+		{name: "decr-version", args: "KEY [DELTA]", summary: "move a key to its version - DELTA and print the new version", run: cmdVersion(-1), help: `
+As incr-version, downwards.
+
+Examples:
+  djcache --version 2 decr-version report`},
+		{name: "get-many", args: "KEY...", summary: "print the values of several keys (exit 1 if any is missing)", run: cmdGetMany, help: `
+Fetches several keys in one round trip where the backend allows and prints
+"KEY<TAB>VALUE" for each key found, in the order given (a JSON object with
+--json). Exits 1 if any key is missing.
+
+Examples:
+  djcache get-many a b c
+  djcache --json get-many a b c`},
+		{name: "set-many", args: "KEY=VALUE...", summary: "store several values (args, or a JSON object on stdin)", run: cmdSetMany, help: `
+Stores several values in one round trip or transaction where the backend
+allows. Each argument is KEY=VALUE (values as --type says); with no
+arguments, a JSON object is read from stdin. Prints the keys that could not
+be stored, and exits 2 if there were any.
+
+Examples:
+  djcache set-many a=1 b=2 greeting=hello
+  echo '{"a": 1, "b": [1, 2]}' | djcache --timeout 60 set-many`},
+		{name: "delete-many", args: "KEY...", summary: "remove several keys", run: cmdDeleteMany, help: `
+Removes several keys in one round trip where the backend allows.
+
+Examples:
+  djcache delete-many a b c`},
+		{name: "clear", args: "", summary: "remove every entry of the cache", run: cmdClear, help: `
+Removes every entry of this cache (and, on shared servers, nothing else:
+see the backend's documentation).
+
+Examples:
+  djcache --settings caches.json --alias sessions clear`},
+		{name: "createcachetable", args: "", summary: "create the table of database caches (Django's command)",
+			flags: func(fs *flag.FlagSet) { fs.Bool("dry-run", false, "print the SQL instead of running it") },
+			run:   cmdCreateCacheTable, help: `
+Creates the table of each database cache (every DatabaseCache alias of the
+settings, or the --url), as Django's createcachetable does, with Django's
+schema. A table that exists is left alone ("Cache table '…' already
+exists."). With --dry-run, prints the SQL instead.
+
+Examples:
+  djcache --url 'sqlite:///srv/app/cache.db?table=my_cache_table' createcachetable
+  djcache --settings settings.json createcachetable --dry-run`},
+		{name: "stats", args: "", summary: "show the cache's URL, backend and round-trip time", run: cmdStats, help: `
+Prints the alias, the URL (password hidden), the backend, and the time of
+one round trip to it.
+
+Examples:
+  djcache stats
+  djcache --json --url redis://127.0.0.1:6379 stats`},
+		{name: "bench", args: "", summary: "a short throughput run: ops/s and latency percentiles", flags: benchFlags, run: cmdBench, help: `
+Runs gets and sets against the cache for a while from several goroutines and
+prints the throughput and the latency percentiles of each operation. Keys are
+written under the prefix "djcache-bench:" and deleted afterwards.
+
+Examples:
+  djcache bench
+  djcache --url memcached://127.0.0.1:11211 bench -duration 10s -concurrency 16 -reads 0.95`},
+		{name: "help", args: "[COMMAND]", summary: "show help for djcache or a command", run: cmdHelp, noCache: true, help: `
+Examples:
+  djcache help
+  djcache help set`},
+	}
+}
+
+func nargs(fs *flag.FlagSet, min, max int) error {
+	n := fs.NArg()
+	switch {
+	case n < min && min == max:
+		return usagef("want %d argument(s), got %d", min, n)
+	case n < min:
+		return usagef("want at least %d argument(s), got %d", min, n)
+	case max >= 0 && n > max:
+		return usagef("want at most %d argument(s), got %d", max, n)
+	}
+	return nil
+}
+
+func cmdGet(ctx context.Context, e *env, fs *flag.FlagSet) error {
+	if err := nargs(fs, 1, 1); err != nil {
+		return err
+	}
+	c, err := e.cache()
+	if err != nil {
+		return err
+	}
+	o, err := e.opts(false)
+	if err != nil {
+		return err
+	}
+	var v any
+	found, err := c.Get(ctx, fs.Arg(0), &v, o...)
+	if err != nil {
+		return err
+	}
+	if !found {
+		if e.global.json {
+			fmt.Fprintln(e.stdout, "null")
+		}
+		return errMiss
+	}
+	return printValue(e.stdout, v, e.global.json)
+}
+
+// value reads a command's value (argument or stdin) as --type says.
+func (e *env) value(args []string) (any, error) {
+	s, err := readValue(args, e.stdin, e.global.valueType)
+	if err != nil {
+		return nil, err
+	}
+	return parseValue(s, e.global.valueType)
+}
+
+func cmdSet(ctx context.Context, e *env, fs *flag.FlagSet) error {
+	if err := nargs(fs, 1, 2); err != nil {
+		return err
+	}
+	v, err := e.value(fs.Args()[1:])
+	if err != nil {
+		return err
+	}
+	c, err := e.cache()
+	if err != nil {
+		return err
+	}
+	o, err := e.opts(true)
+	if err != nil {
+		return err
+	}
+	return c.Set(ctx, fs.Arg(0), v, o...)
+}
+
+// boolResult prints a boolean outcome with --json, and turns false into a
+// miss.
+func (e *env) boolResult(field string, ok bool, printPlain bool) error {
+	if e.global.json {
+		writeJSON(e.stdout, map[string]bool{field: ok})
+	} else if printPlain {
+		fmt.Fprintln(e.stdout, ok)
+	}
+	if !ok {
+		return errMiss
+	}
+	return nil
+}
+
+func cmdAdd(ctx context.Context, e *env, fs *flag.FlagSet) error {
+	if err := nargs(fs, 1, 2); err != nil {
+		return err
+	}
+	v, err := e.value(fs.Args()[1:])
+	if err != nil {
+		return err
+	}
+	c, err := e.cache()
+	if err != nil {
+		return err
+	}
+	o, err := e.opts(true)
+	if err != nil {
+		return err
+	}
+	added, err := c.Add(ctx, fs.Arg(0), v, o...)
+	if err != nil {
+		return err
+	}
+	return e.boolResult("added", added, false)
+}
+
+// keyOp runs a one-key operation that reports a boolean.
+func keyOp(field string, printPlain, withTimeout bool, op func(ctx context.Context, c *djcache.Cache, key string, o []djcache.Option) (bool, error)) func(context.Context, *env, *flag.FlagSet) error {
+	return func(ctx context.Context, e *env, fs *flag.FlagSet) error {
+		if err := nargs(fs, 1, 1); err != nil {
+			return err
+		}
+		c, err := e.cache()
+		if err != nil {
+			return err
+		}
+		o, err := e.opts(withTimeout)
+		if err != nil {
+			return err
+		}
+		ok, err := op(ctx, c, fs.Arg(0), o)
+		if err != nil {
+			return err
+		}
+		return e.boolResult(field, ok, printPlain)
+	}
+}
+
+var (
+	cmdDelete = keyOp("deleted", false, false, func(ctx context.Context, c *djcache.Cache, k string, o []djcache.Option) (bool, error) {
+		return c.Delete(ctx, k, o...)
+	})
+	cmdHas = keyOp("found", true, false, func(ctx context.Context, c *djcache.Cache, k string, o []djcache.Option) (bool, error) {
+		return c.Has(ctx, k, o...)
+	})
+	cmdTouch = keyOp("touched", false, true, func(ctx context.Context, c *djcache.Cache, k string, o []djcache.Option) (bool, error) {
+		return c.Touch(ctx, k, o...)
+	})
+)
+
+// delta reads the optional DELTA argument.
+func delta(fs *flag.FlagSet) (int64, error) {
+	if fs.NArg() < 2 {
+		return 1, nil
+	}
+	d, err := strconv.ParseInt(fs.Arg(1), 10, 64)
+	if err != nil {
+		return 0, usagef("DELTA %q is not an integer", fs.Arg(1))
+	}
+	return d, nil
+}
+
+func cmdIncr(sign int64) func(context.Context, *env, *flag.FlagSet) error {
+	return func(ctx context.Context, e *env, fs *flag.FlagSet) error {
+		if err := nargs(fs, 1, 2); err != nil {
+			return err
+		}
+		d, err := delta(fs)
+		if err != nil {
+			return err
+		}
+		c, err := e.cache()
+		if err != nil {
+			return err
+		}
+		o, err := e.opts(false)
+		if err != nil {
+			return err
+		}
+		var n int64
+		if sign > 0 {
+			n, err = c.Incr(ctx, fs.Arg(0), d, o...)
+		} else {
+			n, err = c.Decr(ctx, fs.Arg(0), d, o...)
+		}
+		if errors.Is(err, djcache.ErrNotFound) {
+			fmt.Fprintf(e.stderr, "djcache: key %q not found\n", fs.Arg(0))
+			return errMiss
+		}
+		if err != nil {
+			return err
+		}
+		if e.global.json {
+			return writeJSON(e.stdout, map[string]int64{"value": n})
+		}
+		_, err = fmt.Fprintln(e.stdout, n)
+		return err
+	}
+}
+
+func cmdVersion(sign int) func(context.Context, *env, *flag.FlagSet) error {
+	return func(ctx context.Context, e *env, fs *flag.FlagSet) error {
+		if err := nargs(fs, 1, 2); err != nil {
+			return err
+		}
+		d, err := delta(fs)
+		if err != nil {
+			return err
+		}
+		c, err := e.cache()
+		if err != nil {
+			return err
+		}
+		o, err := e.opts(false)
+		if err != nil {
+			return err
+		}
+		var v int
+		if sign > 0 {
+			v, err = c.IncrVersion(ctx, fs.Arg(0), int(d), o...)
+		} else {
+			v, err = c.DecrVersion(ctx, fs.Arg(0), int(d), o...)
+		}
+		if errors.Is(err, djcache.ErrNotFound) {
+			fmt.Fprintf(e.stderr, "djcache: key %q not found\n", fs.Arg(0))
+			return errMiss
+		}
+		if err != nil {
+			return err
+		}
+		if e.global.json {
+			return writeJSON(e.stdout, map[string]int{"version": v})
+		}
+		_, err = fmt.Fprintln(e.stdout, v)
+		return err
+	}
+}
+
+func cmdGetMany(ctx context.Context, e *env, fs *flag.FlagSet) error {
+	if err := nargs(fs, 1, -1); err != nil {
+		return err
+	}
+	c, err := e.cache()
+	if err != nil {
+		return err
+	}
+	o, err := e.opts(false)
+	if err != nil {
+		return err
+	}
+	got, err := djcache.GetMany[any](ctx, c, fs.Args(), o...)
+	if err != nil {
+		return err
+	}
+	if e.global.json {
+		if err := writeJSON(e.stdout, got); err != nil {
+			return err
+		}
+	} else {
+		for _, k := range fs.Args() {
+			v, ok := got[k]
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(e.stdout, "%s\t", k)
+			if b, isBytes := v.([]byte); isBytes {
+				fmt.Fprintf(e.stdout, "%q\n", b)
+				continue
+			}
+			printValue(e.stdout, v, false)
+		}
+	}
+	for _, k := range fs.Args() {
+		if _, ok := got[k]; !ok {
+			return errMiss
+		}
+	}
+	return nil
+}
+
+func cmdSetMany(ctx context.Context, e *env, fs *flag.FlagSet) error {
+	items := map[string]any{}
+	if fs.NArg() == 0 {
+		b, err := io.ReadAll(e.stdin)
+		if err != nil {
+			return err
+		}
+		v, err := parseValue(string(b), "json")
+		if err != nil {
+			return err
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return usagef("stdin must hold a JSON object of keys and values")
+		}
+		items = m
+	}
+	for _, a := range fs.Args() {
+		k, s, ok := strings.Cut(a, "=")
+		if !ok {
+			return usagef("argument %q is not KEY=VALUE", a)
+		}
+		v, err := parseValue(s, e.global.valueType)
+		if err != nil {
+			return err
+		}
+		items[k] = v
+	}
+	c, err := e.cache()
+	if err != nil {
+		return err
+	}
+	o, err := e.opts(true)
+	if err != nil {
+		return err
+	}
+	failed, err := c.SetMany(ctx, items, o...)
+	if e.global.json {
+		if failed == nil {
+			failed = []string{}
+		}
+		writeJSON(e.stdout, map[string][]string{"failed": failed})
+	} else if len(failed) > 0 {
+		fmt.Fprintln(e.stdout, strings.Join(failed, "\n"))
+	}
+	if err == nil && len(failed) > 0 {
+		err = fmt.Errorf("%d key(s) not stored", len(failed))
+	}
+	return err
+}
+
+func cmdDeleteMany(ctx context.Context, e *env, fs *flag.FlagSet) error {
+	if err := nargs(fs, 1, -1); err != nil {
+		return err
+	}
+	c, err := e.cache()
+	if err != nil {
+		return err
+	}
+	o, err := e.opts(false)
+	if err != nil {
+		return err
+	}
+	return c.DeleteMany(ctx, fs.Args(), o...)
+}
+
+func cmdClear(ctx context.Context, e *env, fs *flag.FlagSet) error {
+	if err := nargs(fs, 0, 0); err != nil {
+		return err
+	}
+	c, err := e.cache()
+	if err != nil {
+		return err
+	}
+	return c.Clear(ctx)
+}
+
+func cmdStats(ctx context.Context, e *env, fs *flag.FlagSet) error {
+	if err := nargs(fs, 0, 0); err != nil {
+		return err
+	}
+	c, err := e.cache()
+	if err != nil {
+		return err
+	}
+	u, _ := e.caches.URL(e.global.alias)
+	start := time.Now()
+	_, err = c.Has(ctx, "djcache-stats:ping")
+	rtt := time.Since(start)
+	if err != nil {
+		return err
+	}
+	backend := strings.TrimPrefix(fmt.Sprintf("%T", c.Driver()), "*")
+	if e.global.json {
+		return writeJSON(e.stdout, map[string]any{"alias": e.global.alias, "url": u, "backend": backend, "round_trip_us": rtt.Microseconds()})
+	}
+	fmt.Fprintf(e.stdout, "alias:      %s\nurl:        %s\nbackend:    %s\nround trip: %v\n", e.global.alias, u, backend, rtt.Round(time.Microsecond))
+	return nil
+}
+
+func cmdHelp(_ context.Context, e *env, fs *flag.FlagSet) error {
+	if fs.NArg() == 0 {
+		printUsage(e.stdout)
+		return nil
+	}
+	c := findCommand(fs.Arg(0))
+	if c == nil {
+		return usagef("unknown command %q", fs.Arg(0))
+	}
+	cfs := flag.NewFlagSet("djcache "+c.name, flag.ContinueOnError)
+	e.global.register(cfs)
+	if c.flags != nil {
+		c.flags(cfs)
+	}
+	printCommandHelp(e.stdout, c, cfs)
+	return nil
+}
+
+// tableCreator is implemented by the database backend's driver.
+type tableCreator interface {
+	// CreateTable creates the cache table if it does not exist. With
+	// dryRun it returns the statements without running them. exists
+	// reports a table that was already there (nothing done).
+	CreateTable(ctx context.Context, dryRun bool) (statements []string, exists bool, err error)
+	// Table returns the table's name.
+	Table() string
+}
+
+func cmdCreateCacheTable(ctx context.Context, e *env, fs *flag.FlagSet) error {
+	if err := nargs(fs, 0, 0); err != nil {
+		return err
+	}
+	dryRun := fs.Lookup("dry-run").Value.(flag.Getter).Get().(bool)
+	aliases := e.caches.Aliases()
+	if fs.Lookup("alias").Value.String() != "default" || len(aliases) == 1 {
+		aliases = []string{e.global.alias}
+	}
+	sort.Strings(aliases)
+	any := false
+	for _, alias := range aliases {
+		c, err := e.caches.Cache(alias)
+		if err != nil {
+			return err
+		}
+		tc, ok := c.Driver().(tableCreator)
+		if !ok {
+			continue
+		}
+		any = true
+		stmts, exists, err := tc.CreateTable(ctx, dryRun)
+		if err != nil {
+			return fmt.Errorf("Cache table '%s' could not be created.\nThe error was: %v.", tc.Table(), err)
+		}
+		switch {
+		case exists:
+			fmt.Fprintf(e.stdout, "Cache table '%s' already exists.\n", tc.Table())
+		case dryRun:
+			for _, s := range stmts {
+				fmt.Fprintln(e.stdout, s)
+			}
+		default:
+			fmt.Fprintf(e.stdout, "Cache table '%s' created.\n", tc.Table())
+		}
+	}
+	if !any {
+		return fmt.Errorf("no database cache to create a table for (aliases: %s)", strings.Join(aliases, ", "))
+	}
+	return nil
+}
