@@ -71,7 +71,8 @@
 // decode and 60% larger, because gob sends its type description with every
 // value. [Gob] is available for values JSON cannot represent. Decoding into
 // *any gives nil, int64, string, []byte, float64, bool, or what the codec
-// produces (JSON: map[string]any, []any, float64, …).
+// produces (JSON: map[string]any and []any, with int64 for integral numbers
+// and float64 for the others).
 //
 // Stored values are copies, as in Django, which pickles even in locmem:
 // changing a value after Set, or a decoded value after Get, never changes
@@ -116,6 +117,38 @@
 // A backend reads its own parameters strictly: an unknown one is an error
 // that names it, so a misspelling fails at Open. Open of a scheme whose
 // package is not imported says which import to add.
+//
+// # Settings
+//
+// [Caches] is Django's caches handler: named caches built from [Settings]
+// in the exact shape of Django's CACHES dict, opened lazily, one *Cache per
+// alias, closed together. [ParseSettings] reads them from JSON (a pasted
+// CACHES works as it is); package settings reads TOML and YAML and the
+// DJCACHE_SETTINGS and DJCACHE_URL environment variables.
+//
+//	s, err := djcache.ParseSettings([]byte(`{
+//	  "default":  {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379"},
+//	  "sessions": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "TIMEOUT": null}
+//	}`))
+//	caches, err := djcache.NewCaches(s, nil)
+//	defer caches.Close()
+//	sessions, err := caches.Cache("sessions")
+//
+// BACKEND is Django's dotted path (LocMemCache, FileBasedCache,
+// DatabaseCache, PyMemcacheCache, PyLibMCCache, RedisCache, django_redis's
+// RedisCache, DummyCache) or a djcache scheme. LOCATION is what Django takes:
+// a locmem name, a directory, a table name, memcached servers (a list, or
+// one string separated by ";" or ","), Redis URLs (Django's first LOCATION
+// is its leader; djcache reads and writes it and leaves the replicas
+// alone). A DatabaseCache takes its connection from DATABASES["default"]
+// (or OPTIONS["DATABASE"]), so give the settings as {"CACHES": …,
+// "DATABASES": …}. TIMEOUT null is Forever and numbers are cut to whole
+// seconds as Django's int() does. OPTIONS["MAX_ENTRIES"] and
+// ["CULL_FREQUENCY"] bound locmem, file and database caches; the other
+// OPTIONS become the backend's URL parameters (Django client options
+// without a Go meaning, such as pymemcache's no_delay, are accepted and
+// ignored), so an option the backend does not know is an error that names
+// it. KEY_FUNCTION names a Go function given in [CachesOptions].KeyFuncs.
 //
 // # Backends
 //
