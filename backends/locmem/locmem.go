@@ -81,11 +81,15 @@ type entry struct {
 }
 
 // ttl is the entry's remaining lifetime for otter, at least a nanosecond.
+// otter adds it to its own (coarse) clock, so it is measured on that clock:
+// measured on the precise one, an entry written while the coarse clock lags
+// (its goroutine waits for a CPU under load, 100ms and more) would expire
+// early by that lag.
 func (e entry) ttl() time.Duration {
 	if e.exp == 0 {
 		return math.MaxInt64
 	}
-	return max(time.Until(time.Unix(0, e.exp)), 1)
+	return max(time.Duration(e.exp-coarseClock().NowNano()), 1)
 }
 
 func expNano(exp time.Time) int64 {
@@ -228,7 +232,9 @@ func (d *Driver) Set(_ context.Context, key string, value []byte, exp time.Time)
 		return nil
 	}
 	d.cull()
-	d.s.c.Set(key, entry{v: clone(value), exp: expNano(exp)})
+	if _, inserted := d.s.c.Set(key, entry{v: clone(value), exp: expNano(exp)}); inserted {
+		d.bound()
+	}
 	return nil
 }
 
@@ -244,7 +250,23 @@ func (d *Driver) Add(_ context.Context, key string, value []byte, exp time.Time)
 	}
 	d.cull()
 	_, added := d.s.c.SetIfAbsent(key, entry{v: clone(value), exp: expNano(exp)})
+	if added {
+		d.bound()
+	}
 	return added, nil
+}
+
+// bound evicts at once when a new key took the store past its bound.
+// otter evicts in the background, so without it a burst of writes would
+// leave the store over MaxEntries until that maintenance ran (Django's
+// test_cull counts the entries right after the writes: 49 into a store of
+// 30 left all 49). Evicting on the writer's goroutine at every insert into
+// a full store made parallel churn four times slower, so a store may run
+// over by MaxEntries/32 (none below 32 entries) before a writer steps in.
+func (d *Driver) bound() {
+	if d.s.c.EstimatedSize() > d.s.bounds.MaxEntries+d.s.bounds.MaxEntries/32 {
+		d.s.c.CleanUp()
+	}
 }
 
 // cull reproduces Django's CULL_FREQUENCY 0 (clear the store when it is

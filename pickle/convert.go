@@ -1,0 +1,590 @@
+package pickle
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// maxKeyTuple is the longest tuple decoded as an array key of a Go
+// map[any]any or Set (each length is a distinct Go array type), and
+// maxKeyNodes bounds the values in one such key, nested tuples included:
+// Go hashes and compares arrays element by element, so a key made of
+// tuples sharing sub-tuples (a DAG) would otherwise cost exponential time.
+const (
+	maxKeyTuple = 32
+	maxKeyNodes = 1024
+)
+
+var (
+	errTooDeepData = errors.New("pickle: data nested deeper than 1000 levels")
+	errCycle       = errors.New("pickle: recursive data (a container that contains itself) cannot be decoded into Go values")
+)
+
+// converter turns the decoder's graph into Go values. A container reached
+// more than once (through the memo) is converted once per destination type
+// and shared, so memo references cannot blow up the output.
+type converter struct{}
+
+// enterNode runs fill for a container node, reusing the result for nodes
+// reached more than once and detecting cycles.
+func enterNode[T any](n node, fill func() (T, error)) (T, error) {
+	cc := n.cache()
+	var zero T
+	if !cc.shared {
+		return fill()
+	}
+	if cc.natDone {
+		return cc.nat.(T), nil
+	}
+	if cc.busy {
+		return zero, errCycle
+	}
+	cc.busy = true
+	v, err := fill()
+	cc.busy = false
+	if err != nil {
+		return zero, err
+	}
+	cc.nat, cc.natDone = v, true
+	return v, nil
+}
+
+// natural returns the Go value of the package documentation's table for v.
+func (c *converter) natural(v any, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, errTooDeepData
+	}
+	switch x := v.(type) {
+	case *bytesVal:
+		return cloneBytes(x.b), nil
+	case *zoneVal:
+		return x.location(), nil
+	case *classVal:
+		return nil, fmt.Errorf("pickle: a Python class (%s.%s) is not a value Unmarshal can return", x.module, x.name)
+	case *listNode:
+		return enterNode(x, func() (any, error) {
+			out := make([]any, len(x.items))
+			for i, it := range x.items {
+				var err error
+				if out[i], err = c.natural(it, depth+1); err != nil {
+					return nil, err
+				}
+			}
+			return out, nil
+		})
+	case *tupleNode:
+		return enterNode(x, func() (any, error) {
+			out := make(Tuple, len(x.items))
+			for i, it := range x.items {
+				var err error
+				if out[i], err = c.natural(it, depth+1); err != nil {
+					return nil, err
+				}
+			}
+			return out, nil
+		})
+	case *dictNode:
+		return enterNode(x, func() (any, error) { return c.naturalDict(x, depth) })
+	case *setNode:
+		return enterNode(x, func() (any, error) {
+			var m map[any]struct{}
+			if x.frozen {
+				m = make(FrozenSet, len(x.items))
+			} else {
+				m = make(Set, len(x.items))
+			}
+			for _, it := range x.items {
+				k, err := c.naturalKey(it, depth+1, nil)
+				if err != nil {
+					return nil, err
+				}
+				m[k] = struct{}{}
+			}
+			if x.frozen {
+				return FrozenSet(m), nil
+			}
+			return Set(m), nil
+		})
+	}
+	return v, nil // nil, bool, int64, *big.Int, float64, string, time.Time, Date, Time, time.Duration, Decimal
+}
+
+func cloneBytes(b []byte) []byte {
+	out := make([]byte, len(b))
+	copy(out, b)
+	return out
+}
+
+// naturalDict returns a map[string]any when every key is a str (an empty
+// dict included), else a map[any]any.
+func (c *converter) naturalDict(x *dictNode, depth int) (any, error) {
+	allStr := true
+	for _, k := range x.keys {
+		if _, ok := k.(string); !ok {
+			allStr = false
+			break
+		}
+	}
+	if allStr {
+		m := make(map[string]any, len(x.keys))
+		for i, k := range x.keys {
+			v, err := c.natural(x.vals[i], depth+1)
+			if err != nil {
+				return nil, err
+			}
+			m[k.(string)] = v
+		}
+		return m, nil
+	}
+	m := make(map[any]any, len(x.keys))
+	for i, k := range x.keys {
+		nk, err := c.naturalKey(k, depth+1, nil)
+		if err != nil {
+			return nil, err
+		}
+		v, err := c.natural(x.vals[i], depth+1)
+		if err != nil {
+			return nil, err
+		}
+		m[nk] = v
+	}
+	return m, nil
+}
+
+// naturalKey returns a comparable Go value for a dict key or set element:
+// tuples become arrays ([n]any). budget counts the values left for the key
+// (nil at the top).
+func (c *converter) naturalKey(v any, depth int, budget *int) (any, error) {
+	if depth > maxDepth {
+		return nil, errTooDeepData
+	}
+	if budget == nil {
+		n := maxKeyNodes
+		budget = &n
+	}
+	if *budget--; *budget < 0 {
+		return nil, fmt.Errorf("pickle: a dict key or set element holding more than %d values cannot be a key of a Go map[any]any; decode into a typed map", maxKeyNodes)
+	}
+	switch x := v.(type) {
+	case *tupleNode:
+		if len(x.items) > maxKeyTuple {
+			return nil, fmt.Errorf("pickle: a tuple of %d items as a dict key or set element (more than %d) cannot be a key of a Go map[any]any; decode into a typed map", len(x.items), maxKeyTuple)
+		}
+		arr := reflect.New(reflect.ArrayOf(len(x.items), anyType)).Elem()
+		for i, it := range x.items {
+			k, err := c.naturalKey(it, depth+1, budget)
+			if err != nil {
+				return nil, err
+			}
+			if k != nil {
+				arr.Index(i).Set(reflect.ValueOf(k))
+			}
+		}
+		return arr.Interface(), nil
+	case *bytesVal, *setNode, *listNode, *dictNode:
+		return nil, fmt.Errorf("pickle: a Python %s as a dict key or set element cannot be a key of a Go map[any]any or Set; decode into a typed map (for example map[string]T)", pyType(v))
+	}
+	return c.natural(v, depth)
+}
+
+func (c *converter) typeErr(v any, t reflect.Type, detail string) error {
+	return &UnmarshalTypeError{Python: pyType(v), Go: t, Detail: detail}
+}
+
+func withPath(err error, seg string) error {
+	var te *UnmarshalTypeError
+	if errors.As(err, &te) {
+		te.Path = seg + te.Path
+	}
+	return err
+}
+
+// intoCached runs fill for a container node that is decoded into a typed
+// destination, reusing the value for nodes reached more than once.
+func (c *converter) intoCached(v any, rv reflect.Value, fill func() error) error {
+	n, ok := v.(node)
+	if !ok || !n.cache().shared {
+		return fill()
+	}
+	cc := n.cache()
+	t := rv.Type()
+	for _, tc := range cc.typed {
+		if tc.t == t {
+			rv.Set(tc.v)
+			return nil
+		}
+	}
+	if cc.busy {
+		return errCycle
+	}
+	cc.busy = true
+	err := fill()
+	cc.busy = false
+	if err != nil {
+		return err
+	}
+	cp := reflect.New(t).Elem()
+	cp.Set(rv)
+	cc.typed = append(cc.typed, typedConv{t, cp})
+	return nil
+}
+
+// into decodes v into rv, which is settable.
+func (c *converter) into(v any, rv reflect.Value, depth int) error {
+	if depth > maxDepth {
+		return errTooDeepData
+	}
+	t := rv.Type()
+	switch t {
+	case locationType:
+		switch x := v.(type) {
+		case nil:
+			rv.SetZero()
+		case *zoneVal:
+			rv.Set(reflect.ValueOf(x.location()))
+		default:
+			return c.typeErr(v, t, "")
+		}
+		return nil
+	case timeType, dateType, timeOfDayType, durationType, decimalType:
+		if v == nil || reflect.TypeOf(v) != t {
+			return c.typeErr(v, t, "")
+		}
+		rv.Set(reflect.ValueOf(v))
+		return nil
+	case bigIntType:
+		switch x := v.(type) {
+		case int64:
+			rv.Addr().Interface().(*big.Int).SetInt64(x)
+		case *big.Int:
+			rv.Addr().Interface().(*big.Int).Set(x)
+		default:
+			return c.typeErr(v, t, "")
+		}
+		return nil
+	case tupleType, setType, frozenSetType:
+		ok := false
+		switch x := v.(type) {
+		case *tupleNode, *listNode:
+			ok = t == tupleType
+		case *setNode:
+			ok = t == setType && !x.frozen || t == frozenSetType && x.frozen
+		case nil:
+			rv.SetZero()
+			return nil
+		}
+		if !ok {
+			return c.typeErr(v, t, "")
+		}
+		nat, err := c.natural(v, depth)
+		if err != nil {
+			return err
+		}
+		nv := reflect.ValueOf(nat)
+		if t == tupleType && nv.Type() != tupleType {
+			nv = nv.Convert(tupleType)
+		}
+		rv.Set(nv)
+		return nil
+	}
+
+	switch t.Kind() {
+	case reflect.Interface:
+		if v == nil {
+			rv.SetZero()
+			return nil
+		}
+		nat, err := c.natural(v, depth)
+		if err != nil {
+			return err
+		}
+		nv := reflect.ValueOf(nat)
+		if !nv.Type().AssignableTo(t) {
+			return c.typeErr(v, t, "")
+		}
+		rv.Set(nv)
+		return nil
+	case reflect.Pointer:
+		if v == nil {
+			rv.SetZero()
+			return nil
+		}
+		p := reflect.New(t.Elem())
+		if err := c.into(v, p.Elem(), depth+1); err != nil {
+			return err
+		}
+		rv.Set(p)
+		return nil
+	case reflect.Bool:
+		b, ok := v.(bool)
+		if !ok {
+			return c.typeErr(v, t, "")
+		}
+		rv.SetBool(b)
+		return nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		switch x := v.(type) {
+		case int64:
+			if rv.OverflowInt(x) {
+				return c.typeErr(v, t, strconv.FormatInt(x, 10)+" overflows it")
+			}
+			rv.SetInt(x)
+			return nil
+		case *big.Int:
+			return c.typeErr(v, t, x.String()+" overflows it")
+		}
+		return c.typeErr(v, t, "")
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		switch x := v.(type) {
+		case int64:
+			if x < 0 || rv.OverflowUint(uint64(x)) {
+				return c.typeErr(v, t, strconv.FormatInt(x, 10)+" overflows it")
+			}
+			rv.SetUint(uint64(x))
+			return nil
+		case *big.Int:
+			if x.Sign() < 0 || !x.IsUint64() || rv.OverflowUint(x.Uint64()) {
+				return c.typeErr(v, t, x.String()+" overflows it")
+			}
+			rv.SetUint(x.Uint64())
+			return nil
+		}
+		return c.typeErr(v, t, "")
+	case reflect.Float32, reflect.Float64:
+		var f float64
+		switch x := v.(type) {
+		case float64:
+			f = x
+		case int64:
+			f = float64(x)
+		case *big.Int:
+			f, _ = new(big.Float).SetInt(x).Float64()
+		default:
+			return c.typeErr(v, t, "")
+		}
+		if rv.OverflowFloat(f) {
+			return c.typeErr(v, t, strconv.FormatFloat(f, 'g', -1, 64)+" overflows it")
+		}
+		rv.SetFloat(f)
+		return nil
+	case reflect.String:
+		switch x := v.(type) {
+		case string:
+			rv.SetString(x)
+			return nil
+		case *bytesVal:
+			rv.SetString(string(x.b))
+			return nil
+		}
+		return c.typeErr(v, t, "")
+	case reflect.Slice:
+		if v == nil {
+			rv.SetZero()
+			return nil
+		}
+		if t.Elem().Kind() == reflect.Uint8 {
+			switch x := v.(type) {
+			case *bytesVal:
+				rv.Set(reflect.ValueOf(cloneBytes(x.b)).Convert(t))
+				return nil
+			case string:
+				rv.Set(reflect.ValueOf([]byte(x)).Convert(t))
+				return nil
+			}
+		}
+		items, ok := sequence(v)
+		if !ok {
+			return c.typeErr(v, t, "")
+		}
+		return c.intoCached(v, rv, func() error {
+			s := reflect.MakeSlice(t, len(items), len(items))
+			for i, it := range items {
+				if err := c.into(it, s.Index(i), depth+1); err != nil {
+					return withPath(err, "["+strconv.Itoa(i)+"]")
+				}
+			}
+			rv.Set(s)
+			return nil
+		})
+	case reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			if x, ok := v.(*bytesVal); ok {
+				if len(x.b) != t.Len() {
+					return c.typeErr(v, t, fmt.Sprintf("length %d", len(x.b)))
+				}
+				reflect.Copy(rv, reflect.ValueOf(x.b))
+				return nil
+			}
+		}
+		var items []any
+		switch x := v.(type) {
+		case *listNode:
+			items = x.items
+		case *tupleNode:
+			items = x.items
+		default:
+			return c.typeErr(v, t, "")
+		}
+		if len(items) != t.Len() {
+			return c.typeErr(v, t, fmt.Sprintf("length %d", len(items)))
+		}
+		return c.intoCached(v, rv, func() error {
+			a := reflect.New(t).Elem()
+			for i, it := range items {
+				if err := c.into(it, a.Index(i), depth+1); err != nil {
+					return withPath(err, "["+strconv.Itoa(i)+"]")
+				}
+			}
+			rv.Set(a)
+			return nil
+		})
+	case reflect.Map:
+		switch x := v.(type) {
+		case nil:
+			rv.SetZero()
+			return nil
+		case *dictNode:
+			return c.intoCached(v, rv, func() error { return c.intoMap(x, rv, depth) })
+		case *setNode:
+			vk := t.Elem().Kind()
+			if vk != reflect.Bool && !(vk == reflect.Struct && t.Elem().NumField() == 0) {
+				return c.typeErr(v, t, "a set decodes into map[K]struct{} or map[K]bool")
+			}
+			return c.intoCached(v, rv, func() error {
+				m := reflect.MakeMapWithSize(t, len(x.items))
+				val := reflect.New(t.Elem()).Elem()
+				if vk == reflect.Bool {
+					val.SetBool(true)
+				}
+				for _, it := range x.items {
+					k, err := c.mapKey(it, t.Key(), depth)
+					if err != nil {
+						return withPath(err, "["+keyRepr(it)+"]")
+					}
+					m.SetMapIndex(k, val)
+				}
+				rv.Set(m)
+				return nil
+			})
+		}
+		return c.typeErr(v, t, "")
+	case reflect.Struct:
+		x, ok := v.(*dictNode)
+		if !ok {
+			return c.typeErr(v, t, "")
+		}
+		return c.intoCached(v, rv, func() error { return c.intoStruct(x, rv, depth) })
+	}
+	return c.typeErr(v, t, "")
+}
+
+// sequence returns the items of a list, tuple, set or frozenset.
+func sequence(v any) ([]any, bool) {
+	switch x := v.(type) {
+	case *listNode:
+		return x.items, true
+	case *tupleNode:
+		return x.items, true
+	case *setNode:
+		return x.items, true
+	}
+	return nil, false
+}
+
+func (c *converter) mapKey(k any, kt reflect.Type, depth int) (reflect.Value, error) {
+	kv := reflect.New(kt).Elem()
+	if kt.Kind() == reflect.Interface {
+		nk, err := c.naturalKey(k, depth+1, nil)
+		if err != nil {
+			return kv, err
+		}
+		if nk == nil {
+			return kv, nil
+		}
+		nv := reflect.ValueOf(nk)
+		if !nv.Type().AssignableTo(kt) {
+			return kv, c.typeErr(k, kt, "")
+		}
+		kv.Set(nv)
+		return kv, nil
+	}
+	err := c.into(k, kv, depth+1)
+	return kv, err
+}
+
+func (c *converter) intoMap(x *dictNode, rv reflect.Value, depth int) error {
+	t := rv.Type()
+	m := reflect.MakeMapWithSize(t, len(x.keys))
+	for i, k := range x.keys {
+		kv, err := c.mapKey(k, t.Key(), depth)
+		if err != nil {
+			return withPath(err, "["+keyRepr(k)+"]")
+		}
+		vv := reflect.New(t.Elem()).Elem()
+		if err := c.into(x.vals[i], vv, depth+1); err != nil {
+			return withPath(err, "["+keyRepr(k)+"]")
+		}
+		m.SetMapIndex(kv, vv)
+	}
+	rv.Set(m)
+	return nil
+}
+
+func keyRepr(k any) string {
+	switch x := k.(type) {
+	case string:
+		return strconv.Quote(truncate(x))
+	case int64:
+		return strconv.FormatInt(x, 10)
+	}
+	return pyType(k)
+}
+
+func (c *converter) intoStruct(x *dictNode, rv reflect.Value, depth int) error {
+	t := rv.Type()
+	si := cachedFields(t)
+	s := reflect.New(t).Elem()
+	for i, k := range x.keys {
+		name, ok := k.(string)
+		if !ok {
+			continue
+		}
+		fi, ok := si.exact[name]
+		if !ok {
+			if fi, ok = si.folded[strings.ToLower(name)]; !ok {
+				continue
+			}
+		}
+		fv, ok := fieldForSet(s, si.fields[fi].index)
+		if !ok {
+			continue
+		}
+		if err := c.into(x.vals[i], fv, depth+1); err != nil {
+			return withPath(err, "."+si.fields[fi].name)
+		}
+	}
+	rv.Set(s)
+	return nil
+}
+
+// fieldForSet returns the settable field at index, allocating embedded
+// struct pointers on the way.
+func fieldForSet(v reflect.Value, index []int) (reflect.Value, bool) {
+	for i, x := range index {
+		if i > 0 && v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				if !v.CanSet() {
+					return reflect.Value{}, false
+				}
+				v.Set(reflect.New(v.Type().Elem()))
+			}
+			v = v.Elem()
+		}
+		v = v.Field(x)
+	}
+	return v, v.CanSet()
+}
