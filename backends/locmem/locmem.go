@@ -92,6 +92,24 @@ func (e entry) ttl() time.Duration {
 	return max(time.Duration(e.exp-coarseClock().NowNano()), 1)
 }
 
+// lagWindow is how close to its expiry, on otter's coarse clock, an entry
+// must be to be checked against the precise clock. otter decides expiry on
+// the coarse clock, which lags real time by up to a millisecond, and by a
+// hundred milliseconds or more when its goroutine waits for a busy CPU; an
+// entry that otter still holds but whose expiry has passed on the precise
+// clock is treated as expired everywhere, so a timeout is never overrun.
+// Entries far from their expiry (nearly all) cost nothing more.
+const lagWindow = int64(time.Second)
+
+// live reports whether e has not expired on the precise clock, reading it
+// only when e is within lagWindow of its expiry.
+func (e entry) live() bool {
+	if e.exp == 0 || e.exp-coarseClock().NowNano() > lagWindow {
+		return true
+	}
+	return e.exp > time.Now().UnixNano()
+}
+
 func expNano(exp time.Time) int64 {
 	if exp.IsZero() {
 		return 0
@@ -108,8 +126,9 @@ type store struct {
 
 // coarseClock is the clock of every store: reading the precise time was a
 // fifth of a cache hit, and a clock read once a millisecond by one goroutine
-// costs about as much as reading a variable. Entries may expire up to a
-// millisecond late (or early), far below any timeout worth caching for.
+// costs about as much as reading a variable. Entries never expire early
+// (their lifetime is measured on this clock) and never show after their
+// expiry (see lagWindow).
 var coarseClock = sync.OnceValue(func() *otter.CoarseClock { return otter.NewCoarseClock(time.Millisecond) })
 
 var (
@@ -181,7 +200,7 @@ func (d *Driver) Len() int { return d.s.c.EstimatedSize() }
 // Get implements driver.Driver.
 func (d *Driver) Get(_ context.Context, key string) ([]byte, bool, error) {
 	e, ok := d.s.c.GetIfPresent(key)
-	if !ok {
+	if !ok || !e.live() {
 		return nil, false, nil
 	}
 	return clone(e.v), true, nil
@@ -191,13 +210,16 @@ func (d *Driver) Get(_ context.Context, key string) ([]byte, bool, error) {
 // which the store never modifies.
 func (d *Driver) GetShared(_ context.Context, key string) ([]byte, bool, error) {
 	e, ok := d.s.c.GetIfPresent(key)
-	return e.v, ok, nil
+	if !ok || !e.live() {
+		return nil, false, nil
+	}
+	return e.v, true, nil
 }
 
 // GetWithExpiry implements driver.ExpiryReader.
 func (d *Driver) GetWithExpiry(_ context.Context, key string) ([]byte, time.Time, bool, error) {
 	e, ok := d.s.c.GetIfPresent(key)
-	if !ok {
+	if !ok || !e.live() {
 		return nil, time.Time{}, false, nil
 	}
 	var exp time.Time
@@ -211,7 +233,7 @@ func (d *Driver) GetWithExpiry(_ context.Context, key string) ([]byte, time.Time
 func (d *Driver) GetMany(_ context.Context, keys []string) (map[string][]byte, error) {
 	m := make(map[string][]byte, len(keys))
 	for _, k := range keys {
-		if e, ok := d.s.c.GetIfPresent(k); ok {
+		if e, ok := d.s.c.GetIfPresent(k); ok && e.live() {
 			m[k] = clone(e.v)
 		}
 	}
@@ -221,8 +243,7 @@ func (d *Driver) GetMany(_ context.Context, keys []string) (map[string][]byte, e
 // Has implements driver.HasDriver. Like Django's has_key, it does not count
 // as a use of the entry for eviction.
 func (d *Driver) Has(_ context.Context, key string) (bool, error) {
-	_, ok := d.s.c.GetEntryQuietly(key)
-	return ok, nil
+	return d.present(key), nil
 }
 
 // Set implements driver.Driver.
@@ -242,18 +263,32 @@ func (d *Driver) Set(_ context.Context, key string, value []byte, exp time.Time)
 func (d *Driver) Add(_ context.Context, key string, value []byte, exp time.Time) (bool, error) {
 	if driver.Expired(exp, time.Now()) {
 		// Nothing may stay visible: report what an Add would have done.
-		_, live := d.s.c.GetEntryQuietly(key)
-		return !live, nil
+		return !d.present(key), nil
 	}
-	if _, live := d.s.c.GetEntryQuietly(key); live {
+	if d.present(key) {
 		return false, nil // the common loser, without a copy
 	}
 	d.cull()
-	_, added := d.s.c.SetIfAbsent(key, entry{v: clone(value), exp: expNano(exp)})
+	added := false
+	e := entry{v: clone(value), exp: expNano(exp)}
+	d.s.c.Compute(key, func(old entry, found bool) (entry, otter.ComputeOp) {
+		if found && old.live() {
+			return old, otter.CancelOp
+		}
+		added = true
+		return e, otter.WriteOp
+	})
 	if added {
 		d.bound()
 	}
 	return added, nil
+}
+
+// present reports whether key holds a live entry, without counting as a
+// use of it.
+func (d *Driver) present(key string) bool {
+	e, ok := d.s.c.GetEntryQuietly(key)
+	return ok && e.Value.live()
 }
 
 // bound evicts at once when a new key took the store past its bound.
@@ -280,12 +315,12 @@ func (d *Driver) cull() {
 // Touch implements driver.Driver.
 func (d *Driver) Touch(_ context.Context, key string, exp time.Time) (bool, error) {
 	if driver.Expired(exp, time.Now()) {
-		_, live := d.s.c.Invalidate(key)
-		return live, nil
+		old, found := d.s.c.Invalidate(key)
+		return found && old.live(), nil
 	}
 	touched := false
 	d.s.c.Compute(key, func(old entry, found bool) (entry, otter.ComputeOp) {
-		if !found {
+		if !found || !old.live() {
 			return old, otter.CancelOp
 		}
 		touched = true
@@ -296,8 +331,8 @@ func (d *Driver) Touch(_ context.Context, key string, exp time.Time) (bool, erro
 
 // Delete implements driver.Driver.
 func (d *Driver) Delete(_ context.Context, key string) (bool, error) {
-	_, live := d.s.c.Invalidate(key)
-	return live, nil
+	old, found := d.s.c.Invalidate(key)
+	return found && old.live(), nil
 }
 
 // DeleteMany implements driver.DeleteManyDriver.
@@ -316,7 +351,7 @@ func (d *Driver) Incr(_ context.Context, key string, delta int64) (int64, error)
 		err = driver.ErrNotFound
 	)
 	d.s.c.Compute(key, func(old entry, found bool) (entry, otter.ComputeOp) {
-		if !found {
+		if !found || !old.live() {
 			return old, otter.CancelOp
 		}
 		var nv []byte
