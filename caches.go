@@ -357,13 +357,13 @@ var optionParams = map[string]map[string]string{
 	"memcached": {
 		// pymemcache HashClient options with no meaning for gomemcache.
 		"no_delay": "", "ignore_exc": "", "use_pooling": "", "allow_unicode_keys": "", "default_noreply": "",
-		"max_pool_size": "max_idle_conns", "connect_timeout": "connect_timeout", "timeout": "timeout",
+		"max_pool_size": "max_idle_conns", "connect_timeout": "connect_timeout", "timeout": "socket_timeout",
 		// pylibmc's behaviors (binary protocol, tcp_nodelay, ketama, ...) are libmemcached tuning.
 		"binary": "", "behaviors": "",
 	},
 	"redis": {
 		"PARSER_CLASS": "", "CONNECTION_POOL_KWARGS": "", "parser_class": "", "pool_class": "",
-		"PASSWORD": "password", "SOCKET_CONNECT_TIMEOUT": "dial_timeout", "SOCKET_TIMEOUT": "read_timeout",
+		"SOCKET_CONNECT_TIMEOUT": "dial_timeout", "SOCKET_TIMEOUT": "read_timeout",
 		"socket_connect_timeout": "dial_timeout", "socket_timeout": "read_timeout",
 	},
 }
@@ -503,6 +503,15 @@ func (s *Settings) target(alias string, cs CacheSettings, co *CachesOptions) (al
 	for k, v := range cs.Options {
 		if kind == "db" && k == "DATABASE" {
 			continue // read by databaseURL
+		}
+		if kind == "redis" && (k == "PASSWORD" || k == "password") {
+			// In the URL's user information, where Redacted hides it.
+			pw, ok := v.(string)
+			if !ok {
+				return t, fmt.Errorf("OPTIONS[%q]: want a string", k)
+			}
+			t.u.User = url.UserPassword(t.u.User.Username(), pw)
+			continue
 		}
 		if want, ok := ignoredValues[k]; ok {
 			if v != want {
