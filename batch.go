@@ -6,43 +6,83 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"unsafe"
 
 	"github.com/djcache/djcache/driver"
 )
 
 // madeKeys makes and validates the keys of a many-key call. It returns the
 // distinct made keys and, for each caller's key in order, its made key.
+// With the default key function all made keys share one allocation.
 func (c *Cache) madeKeys(ctx context.Context, op string, keys []string, version int) (distinct, made []string, err error) {
 	made = make([]string, len(keys))
-	distinct = make([]string, 0, len(keys))
-	seen := make(map[string]struct{}, len(keys))
-	for i, k := range keys {
-		m := c.makeKey(k, version)
+	if c.set.keyFunc == nil {
+		head := c.head
+		if version != c.set.version {
+			head = DefaultKeyFunc("", c.set.prefix, version)
+		}
+		n := 0
+		for _, k := range keys {
+			n += len(head) + len(k)
+		}
+		buf := make([]byte, 0, n)
+		for i, k := range keys {
+			start := len(buf)
+			buf = append(append(buf, head...), k...)
+			// buf never grows past its capacity and is never written again,
+			// so the strings stay valid and immutable.
+			made[i] = unsafe.String(unsafe.SliceData(buf[start:]), len(buf)-start)
+		}
+	} else {
+		for i, k := range keys {
+			made[i] = c.makeKey(k, version)
+		}
+	}
+	for _, m := range made {
 		if err := c.checkKey(ctx, op, m); err != nil {
 			return nil, nil, err
 		}
-		made[i] = m
-		if _, dup := seen[m]; !dup {
-			seen[m] = struct{}{}
-			distinct = append(distinct, m)
-		}
 	}
-	return distinct, made, nil
+	return distinctKeys(made), made, nil
 }
 
-// getManyRaw fetches keys and returns the encoded values found, under the
-// caller's keys. The fallback for drivers without driver.GetManyDriver calls
-// Get once per distinct key.
-func (c *Cache) getManyRaw(ctx context.Context, keys []string, opts []Option) (map[string][]byte, error) {
+// distinctKeys returns a new slice of keys without repeats, in first-seen
+// order (drivers may reorder it: the caller's made keys stay as they are).
+// Short lists are checked without a map.
+func distinctKeys(keys []string) []string {
+	dup := false
+	if len(keys) <= 16 {
+		for i := 1; i < len(keys) && !dup; i++ {
+			dup = slices.Contains(keys[:i], keys[i])
+		}
+		if !dup {
+			return slices.Clone(keys)
+		}
+	}
+	seen := make(map[string]struct{}, len(keys))
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if _, ok := seen[k]; !ok {
+			seen[k] = struct{}{}
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// getManyRaw fetches keys and returns, for each of the caller's keys in
+// order, its made key, and the encoded values found by made key. The
+// fallback for drivers without driver.GetManyDriver calls Get once per
+// distinct key.
+func (c *Cache) getManyRaw(ctx context.Context, keys []string, opts []Option) (made []string, got map[string][]byte, err error) {
 	if err := c.enter(ctx, "get_many"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	co := c.options(opts)
 	distinct, made, err := c.madeKeys(ctx, "get_many", keys, co.version)
 	if err != nil || len(distinct) == 0 {
-		return map[string][]byte{}, err
+		return nil, nil, err
 	}
-	var got map[string][]byte
 	if c.getMany != nil {
 		got, err = c.getMany.GetMany(ctx, distinct)
 	} else {
@@ -59,17 +99,11 @@ func (c *Cache) getManyRaw(ctx context.Context, keys []string, opts []Option) (m
 		}
 	}
 	if err != nil {
-		return nil, c.opError("get_many", "", err)
+		return nil, nil, c.opError("get_many", "", err)
 	}
 	c.stats.add(statHits, uint64(len(got)))
 	c.stats.add(statMisses, uint64(len(distinct)-len(got)))
-	out := make(map[string][]byte, len(got))
-	for i, k := range keys {
-		if v, ok := got[made[i]]; ok {
-			out[k] = v
-		}
-	}
-	return out, nil
+	return made, got, nil
 }
 
 // GetMany looks up many keys, in one round trip where the backend allows,
@@ -87,17 +121,21 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, dst any, opts ...Opt
 		}
 		return c.opError("get_many", "", err)
 	}
-	raw, err := c.getManyRaw(ctx, keys, opts)
+	made, got, err := c.getManyRaw(ctx, keys, opts)
 	if err != nil {
 		return err
 	}
 	t := mv.Type()
 	type kv struct{ k, v reflect.Value }
-	decoded := make([]kv, 0, len(raw))
-	for k, b := range raw {
+	decoded := make([]kv, 0, len(got))
+	for i, k := range keys {
+		b, ok := got[made[i]]
+		if !ok {
+			continue
+		}
 		ev := reflect.New(t.Elem())
 		if err := c.decode(b, ev.Interface()); err != nil {
-			return c.opError("get_many", c.makeKey(k, c.options(opts).version), err)
+			return c.opError("get_many", made[i], err)
 		}
 		decoded = append(decoded, kv{reflect.ValueOf(k).Convert(t.Key()), ev.Elem()})
 	}

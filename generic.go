@@ -31,15 +31,19 @@ func GetOrSet[T any](ctx context.Context, c *Cache, key string, fill func(contex
 // GetMany is Cache.GetMany returning a new map[string]T that holds the keys
 // found.
 func GetMany[T any](ctx context.Context, c *Cache, keys []string, opts ...Option) (map[string]T, error) {
-	raw, err := c.getManyRaw(ctx, keys, opts)
+	made, got, err := c.getManyRaw(ctx, keys, opts)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]T, len(raw))
-	for k, b := range raw {
+	out := make(map[string]T, len(got))
+	for i, k := range keys {
+		b, ok := got[made[i]]
+		if !ok {
+			continue
+		}
 		var v T
 		if err := c.decode(b, &v); err != nil {
-			return nil, c.opError("get_many", c.makeKey(k, c.options(opts).version), err)
+			return nil, c.opError("get_many", made[i], err)
 		}
 		out[k] = v
 	}
