@@ -171,22 +171,26 @@ func progress(e *env, start time.Time, duration time.Duration, ops *atomic.Int64
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	const width = 30
+	line := func() string {
+		el := time.Since(start)
+		frac := min(1, float64(el)/float64(duration))
+		bar := strings.Repeat("#", int(frac*width)) + strings.Repeat(".", width-int(frac*width))
+		return fmt.Sprintf("[%s] %4.1fs %d ops (%.0f ops/s)", bar, el.Seconds(), ops.Load(), float64(ops.Load())/el.Seconds())
+	}
 	for {
 		select {
 		case <-done:
 			if tty {
 				fmt.Fprintf(e.stderr, "\r%s\r", strings.Repeat(" ", width+40))
+			} else {
+				fmt.Fprintln(e.stderr, line())
 			}
 			return
 		case <-tick.C:
-			el := time.Since(start)
-			frac := min(1, float64(el)/float64(duration))
-			bar := strings.Repeat("#", int(frac*width)) + strings.Repeat(".", width-int(frac*width))
-			line := fmt.Sprintf("[%s] %4.1fs %d ops (%.0f ops/s)", bar, el.Seconds(), ops.Load(), float64(ops.Load())/el.Seconds())
 			if tty {
-				fmt.Fprintf(e.stderr, "\r%s", line)
+				fmt.Fprintf(e.stderr, "\r%s", line())
 			} else {
-				fmt.Fprintln(e.stderr, line)
+				fmt.Fprintln(e.stderr, line())
 			}
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -533,27 +532,27 @@ func cmdHelp(_ context.Context, e *env, fs *flag.FlagSet) error {
 	return nil
 }
 
-// tableCreator is implemented by the database backend's driver.
+// tableCreator is implemented by the database backend's driver
+// (backends/db).
 type tableCreator interface {
-	// CreateTable creates the cache table if it does not exist. With
-	// dryRun it returns the statements without running them. exists
-	// reports a table that was already there (nothing done).
-	CreateTable(ctx context.Context, dryRun bool) (statements []string, exists bool, err error)
-	// Table returns the table's name.
 	Table() string
+	TableExists(ctx context.Context) (bool, error)
+	CreateTableSQL(ctx context.Context) ([]string, error)
+	CreateTable(ctx context.Context) (created bool, err error)
 }
 
 func cmdCreateCacheTable(ctx context.Context, e *env, fs *flag.FlagSet) error {
 	if err := nargs(fs, 0, 0); err != nil {
 		return err
 	}
-	dryRun := fs.Lookup("dry-run").Value.(flag.Getter).Get().(bool)
+	dryRun := flagValue[bool](fs, "dry-run")
+	// Django goes through every DatabaseCache of the settings; an explicit
+	// --alias picks one.
 	aliases := e.caches.Aliases()
-	if fs.Lookup("alias").Value.String() != "default" || len(aliases) == 1 {
+	if e.global.alias != "default" {
 		aliases = []string{e.global.alias}
 	}
-	sort.Strings(aliases)
-	any := false
+	found := false
 	for _, alias := range aliases {
 		c, err := e.caches.Cache(alias)
 		if err != nil {
@@ -563,24 +562,32 @@ func cmdCreateCacheTable(ctx context.Context, e *env, fs *flag.FlagSet) error {
 		if !ok {
 			continue
 		}
-		any = true
-		stmts, exists, err := tc.CreateTable(ctx, dryRun)
+		found = true
+		exists, err := tc.TableExists(ctx)
 		if err != nil {
-			return fmt.Errorf("Cache table '%s' could not be created.\nThe error was: %v.", tc.Table(), err)
+			return err
 		}
-		switch {
-		case exists:
+		if exists {
 			fmt.Fprintf(e.stdout, "Cache table '%s' already exists.\n", tc.Table())
-		case dryRun:
+			continue
+		}
+		if dryRun {
+			stmts, err := tc.CreateTableSQL(ctx)
+			if err != nil {
+				return err
+			}
 			for _, s := range stmts {
 				fmt.Fprintln(e.stdout, s)
 			}
-		default:
-			fmt.Fprintf(e.stdout, "Cache table '%s' created.\n", tc.Table())
+			continue
 		}
+		if _, err := tc.CreateTable(ctx); err != nil {
+			return fmt.Errorf("Cache table '%s' could not be created.\nThe error was: %v.", tc.Table(), err)
+		}
+		fmt.Fprintf(e.stdout, "Cache table '%s' created.\n", tc.Table())
 	}
-	if !any {
-		return fmt.Errorf("no database cache to create a table for (aliases: %s)", strings.Join(aliases, ", "))
+	if !found {
+		return fmt.Errorf("no database cache among the aliases (%s): createcachetable needs a sqlite://, postgres:// or mysql:// URL or a DatabaseCache in the settings", strings.Join(aliases, ", "))
 	}
 	return nil
 }
