@@ -1,0 +1,246 @@
+package db
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/djcache/djcache"
+)
+
+func openURL(raw string) (*Driver, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	d, err := (&URLOpener{}).OpenDriverURL(context.Background(), u)
+	if err != nil {
+		return nil, err
+	}
+	return d.(*Driver), nil
+}
+
+// TestURLParams: our parameters and the documented driver parameters are
+// accepted; anything else fails at Open, naming the parameter.
+func TestURLParams(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		url  string
+		want string // "" = no error; else a substring of the error
+	}{
+		{"sqlite://" + dir + "/a.db", ""},
+		{"sqlite://" + dir + "/a.db?table=my_cache_table&max_entries=10&cull_frequency=0", ""},
+		{"sqlite://" + dir + "/a.db?_pragma=cache_size(-2000)&_pragma=foreign_keys(1)&_txlock=immediate&mode=rwc", ""},
+		{"sqlite://" + dir + "/a.db?table=test%20cache%20table", ""},
+		{"sqlite://" + dir + "/a.db?tabel=x", `unknown URL parameter "tabel"`},
+		{"sqlite://" + dir + "/a.db?_pragma=foreign_keys(1)%3BATTACH+%27x.db%27+AS+x", "_pragma"},
+		{"sqlite://" + dir + "/a.db?_pragma=journal_size_limit%3D-1", ""},
+		{"sqlite://" + dir + "/a.db?max_entries=many", "max_entries"},
+		{"sqlite://" + dir + "/a.db?cull_frequency=-1", "cull_frequency"},
+		{"sqlite://" + dir + "/a.db?table=x%22%3B+DROP+TABLE+y%3B+--", "table name"},
+		{"sqlite://" + dir + "/a.db?table=", "empty"},
+		{"sqlite://relative.db", "three slashes"},
+		{"sqlite:relative.db", "three slashes"},
+		{"sqlite:///", "absolute"},
+		{"postgres://u:p@127.0.0.1:5432/test?sslmode=disable&application_name=x&search_path=public", ""},
+		{"postgresql://127.0.0.1/test?connect_timeout=3&statement_cache_capacity=10", ""},
+		{"postgres://127.0.0.1/test?sslmod=disable", `unknown URL parameter "sslmod"`},
+		{"postgres://127.0.0.1/test?sslmode=bogus", "sslmode"},
+		{"mysql://root@127.0.0.1:3306/test?parseTime=true&loc=Local&timeout=2s&tls=false&sql_mode=%27TRADITIONAL%27", ""},
+		{"mysql://root@127.0.0.1/test?readTimeout=xyz", "invalid"},
+		{"mysql://root@127.0.0.1/test?strict=true", `unknown URL parameter "strict"`},
+		{"mysql://root@127.0.0.1/test?autocommit=0", `unknown URL parameter "autocommit"`},
+		{"mysql://root@127.0.0.1/test?clientFoundRows=true", "clientFoundRows"},
+		{"mysql://root@127.0.0.1/test?clientFoundRows=false", ""},
+		{"mysql://root@127.0.0.1", "database name"},
+		{"mysql:///test", "no host"},
+	} {
+		d, err := openURL(tc.url)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.url, err)
+		case tc.want != "" && err == nil:
+			t.Errorf("%s: no error, want one about %q", tc.url, tc.want)
+		case tc.want != "" && !strings.Contains(err.Error(), tc.want):
+			t.Errorf("%s: %v, want an error about %q", tc.url, err, tc.want)
+		}
+		if d != nil {
+			d.Close()
+		}
+	}
+}
+
+// TestURLSettings: what the URL turns into.
+func TestURLSettings(t *testing.T) {
+	d, err := openURL("sqlite:///tmp/x%20y/c.db?table=t1&max_entries=10&cull_frequency=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if d.table != "t1" || d.maxEntries != 10 || d.cullFreq != 0 || d.dialect != SQLite {
+		t.Errorf("driver = table %q max %d cull %d %v", d.table, d.maxEntries, d.cullFreq, d.dialect)
+	}
+
+	u, _ := url.Parse("sqlite:///tmp/x%20y/c.db")
+	dsn, err := sqliteDSN(u, url.Values{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"file:/tmp/x%20y/c.db?", "busy_timeout%285000%29", "journal_mode%28WAL%29", "synchronous%28NORMAL%29"} {
+		if !strings.Contains(dsn, want) {
+			t.Errorf("SQLite DSN %q lacks %q", dsn, want)
+		}
+	}
+	dsn, _ = sqliteDSN(u, url.Values{"_pragma": {"busy_timeout(100)"}, "_journal_mode": {"DELETE"}})
+	if strings.Contains(dsn, "5000") || strings.Contains(dsn, "WAL") || !strings.Contains(dsn, "busy_timeout%28100%29") {
+		t.Errorf("SQLite DSN %q: the URL's own settings must replace the defaults", dsn)
+	}
+
+	u, _ = url.Parse("mysql://app:s3cret@db.example:3307/shop")
+	cfg, err := mysqlConfig(u, url.Values{"loc": {"Europe/Paris"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "db.example:3307" || cfg.User != "app" || cfg.Passwd != "s3cret" || cfg.DBName != "shop" || !cfg.InterpolateParams || cfg.Loc.String() != "Europe/Paris" {
+		t.Errorf("MySQL config = %+v", cfg)
+	}
+	u, _ = url.Parse("mysql://app@db.example/shop")
+	if cfg, _ := mysqlConfig(u, url.Values{"interpolateParams": {"false"}}); cfg.Addr != "db.example:3306" || cfg.InterpolateParams {
+		t.Errorf("MySQL defaults: addr %q interpolate %v", cfg.Addr, cfg.InterpolateParams)
+	}
+}
+
+// TestOpenThroughDjcache: the schemes are registered with djcache.Open.
+func TestOpenThroughDjcache(t *testing.T) {
+	c, err := djcache.Open("sqlite://" + t.TempDir() + "/c.db?timeout=60&key_prefix=p&table=t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Set(t.Context(), "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Driver().(*Driver); d.Table() != "t" || d.Dialect() != SQLite || d.DB() == nil {
+		t.Errorf("driver: table %q dialect %v", d.Table(), d.Dialect())
+	}
+	for _, s := range []string{"sqlite", "postgres", "postgresql", "mysql"} {
+		if _, err := djcache.Open(s + "://x/y?bogus=1"); err == nil || strings.Contains(err.Error(), "no backend") {
+			t.Errorf("djcache.Open(%s://): %v, want the backend's own error", s, err)
+		}
+	}
+}
+
+// TestNewErrors: New validates its arguments.
+func TestNewErrors(t *testing.T) {
+	d, _ := openURL("sqlite://" + t.TempDir() + "/c.db")
+	defer d.Close()
+	for _, tc := range []struct {
+		dialect Dialect
+		o       *Options
+	}{
+		{Dialect(0), nil},
+		{SQLite, &Options{MaxEntries: -1}},
+		{SQLite, &Options{CullFrequency: -1}},
+		{SQLite, &Options{Table: "a;b"}},
+	} {
+		if _, err := New(d.db, tc.dialect, tc.o); err == nil {
+			t.Errorf("New(%v, %+v): no error", tc.dialect, tc.o)
+		}
+	}
+	if _, err := New(nil, SQLite, nil); err == nil {
+		t.Errorf("New(nil): no error")
+	}
+}
+
+// TestPasswordNotInErrors: a URL's password shows in no error, from Open
+// or from a call.
+func TestPasswordNotInErrors(t *testing.T) {
+	const pw = "Sup3r$ecret/pw"
+	esc := url.QueryEscape(pw)
+	for _, raw := range []string{
+		"postgres://postgres:" + esc + "@127.0.0.1:5432/test?sslmode=bogus",
+		"postgres://postgres:" + esc + "@127.0.0.1:5432/test?bogus=1",
+		"mysql://root:" + esc + "@127.0.0.1:3306/test?readTimeout=bogus",
+		"mysql://root:" + esc + "@127.0.0.1:3306/test?bogus=1",
+	} {
+		_, err := openURL(raw)
+		if err == nil {
+			t.Errorf("%s: no error", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), pw) || strings.Contains(err.Error(), esc) {
+			t.Errorf("Open error shows the password: %v", err)
+		}
+	}
+	// A wrong password: the server refuses it at the first call.
+	for _, e := range engines[1:] {
+		t.Run(e.name, func(t *testing.T) {
+			e.need(t)
+			u, _ := url.Parse(e.base())
+			u.User = url.UserPassword(u.User.Username(), pw)
+			u.RawQuery = "connect_timeout=5"
+			if e.dialect == MySQL {
+				u.RawQuery = "timeout=5s"
+				u.User = url.UserPassword("djcache_nobody", pw)
+			} else {
+				u.User = url.UserPassword("djcache_nobody", pw)
+			}
+			d, err := openURL(u.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			_, _, err = d.Get(ctx, ":1:k")
+			if err == nil {
+				t.Fatal("Get as an unknown user: no error")
+			}
+			if strings.Contains(err.Error(), pw) || strings.Contains(err.Error(), esc) {
+				t.Errorf("call error shows the password: %v", err)
+			}
+		})
+	}
+}
+
+// TestRedact: the redaction keeps the error's identity.
+func TestRedact(t *testing.T) {
+	d := &Driver{secret: "p@ss word"}
+	base := context.DeadlineExceeded
+	for _, msg := range []string{"p@ss word", "p%40ss+word", "p%40ss%20word"} {
+		err := d.redact(&wrapped{msg: "connect to u:" + msg + "@h failed", err: base})
+		if strings.Contains(err.Error(), msg) || !strings.Contains(err.Error(), "xxxxx") {
+			t.Errorf("redact(%q) = %q", msg, err)
+		}
+		if err.(interface{ Unwrap() error }).Unwrap().(*wrapped).err != base {
+			t.Errorf("redact lost the wrapped error")
+		}
+	}
+	if err := d.redact(base); err != base {
+		t.Errorf("redact of an error without the password changed it: %v", err)
+	}
+}
+
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w *wrapped) Error() string { return w.msg }
+func (w *wrapped) Unwrap() error { return w.err }
+
+// TestFirstCallErrors: a database that cannot be used fails the first call
+// with an error naming it.
+func TestFirstCallErrors(t *testing.T) {
+	d, err := openURL("sqlite:///nonexistent-djcache-dir/sub/c.db?table=t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	_, err = d.Add(t.Context(), ":1:k", []byte("v"), time.Time{})
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent-djcache-dir/sub/c.db") || !strings.Contains(err.Error(), `"t1"`) {
+		t.Errorf("Add on an unopenable SQLite file: %v, want an error naming the file and table", err)
+	}
+}
