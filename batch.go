@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/djcache/djcache/driver"
@@ -190,7 +191,7 @@ func (c *Cache) SetMany(ctx context.Context, items map[string]any, opts ...Optio
 		batch = append(batch, driver.Item{Key: m, Value: b, Expires: exp})
 	}
 	// A fixed order makes backends take their locks in the same order.
-	slices.SortFunc(batch, func(a, b driver.Item) int { return cmpString(a.Key, b.Key) })
+	slices.SortFunc(batch, func(a, b driver.Item) int { return strings.Compare(a.Key, b.Key) })
 	var madeFailed []string
 	if c.setMany != nil {
 		madeFailed, err = c.setMany.SetMany(ctx, batch)
@@ -213,16 +214,6 @@ func (c *Cache) SetMany(ctx context.Context, items map[string]any, opts ...Optio
 	slices.Sort(failed)
 	c.stats.add(statSets, uint64(len(batch)-len(madeFailed)))
 	return failed, c.opError("set_many", "", err)
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // DeleteMany removes every key, in one round trip where the backend allows.
