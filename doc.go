@@ -152,8 +152,14 @@
 //
 // # Backends
 //
-//	locmem://NAME          backends/locmem     LocMemCache: this process's memory
-//	dummy://               backends/dummy      DummyCache: caches nothing
+//	locmem://NAME                      backends/locmem     LocMemCache: this process's memory
+//	file:///ABS/DIR                    backends/filebased  FileBasedCache: one file per key
+//	sqlite:///ABS/FILE.db?table=T      backends/db         DatabaseCache on SQLite (pure Go)
+//	postgres://U:P@HOST/DB?table=T     backends/db         DatabaseCache on PostgreSQL
+//	mysql://U:P@HOST/DB?table=T        backends/db         DatabaseCache on MySQL and MariaDB
+//	redis://HOST:6379/0                backends/redis      RedisCache; Cluster and Sentinel forms too
+//	memcached://HOST:11211,HOST:11212  backends/memcached  PyMemcacheCache, pymemcache's server hashing
+//	dummy://                           backends/dummy      DummyCache: caches nothing
 //
 // Backends are drivers: small byte-level stores implementing
 // [driver.Driver]. Third-party backends register with [Register] and test
