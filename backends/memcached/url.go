@@ -30,9 +30,10 @@ func init() { djcache.Register(Scheme, &URLOpener{}) }
 // a host without a port before the last one, or a socket after a host
 // needs the opaque form, memcached:LOCATION, which it does not check:
 //
-//	memcached:cache1,[::1]:11211,unix:/run/memcached.sock?namespace=app1. Parameters, besides djcache's
+//	memcached:cache1,[::1]:11211,unix:/run/memcached.sock?namespace=app1
 //
-// portable ones (timeout, key_prefix, version):
+// Parameters, besides djcache's portable ones (timeout, key_prefix,
+// version):
 //
 //   - namespace: a string put in front of every made key on the wire, as
 //     pymemcache's client key_prefix does (Options.Namespace). Default "".
