@@ -8,8 +8,12 @@ import (
 	"testing"
 
 	"github.com/djcache/djcache"
+	_ "github.com/djcache/djcache/backends/db"
 	_ "github.com/djcache/djcache/backends/dummy"
+	_ "github.com/djcache/djcache/backends/filebased"
 	_ "github.com/djcache/djcache/backends/locmem"
+	_ "github.com/djcache/djcache/backends/memcached"
+	_ "github.com/djcache/djcache/backends/redis"
 )
 
 func newCaches(t *testing.T, settings string) *djcache.Caches {
@@ -123,5 +127,37 @@ func TestCachesFromURL(t *testing.T) {
 	}
 	if err := c.Set(context.Background(), "k", 1); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCachesEveryDjangoBackend opens (without I/O) an alias of every
+// Django backend path, with the LOCATION and OPTIONS shapes of Django's
+// documentation, through the real backends.
+func TestCachesEveryDjangoBackend(t *testing.T) {
+	dir := t.TempDir()
+	cs := newCaches(t, `{"CACHES": {
+		"default":    {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "every-backend"},
+		"files":      {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": "`+dir+`/files", "TIMEOUT": 60, "OPTIONS": {"MAX_ENTRIES": 1000}},
+		"db":         {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "my_cache_table", "OPTIONS": {"CULL_FREQUENCY": 4}},
+		"pymemcache": {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache", "LOCATION": "127.0.0.1:11211;127.0.0.1:11212",
+		               "OPTIONS": {"no_delay": true, "ignore_exc": true, "max_pool_size": 4, "use_pooling": true}},
+		"pylibmc":    {"BACKEND": "django.core.cache.backends.memcached.PyLibMCCache", "LOCATION": ["127.0.0.1:11211"], "OPTIONS": {"binary": true, "behaviors": {"ketama": true}}},
+		"socket":     {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache", "LOCATION": "unix:/tmp/memcached.sock"},
+		"redis":      {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": ["redis://127.0.0.1:6379", "redis://127.0.0.1:6378"],
+		               "OPTIONS": {"db": "10", "pool_class": "redis.BlockingConnectionPool"}},
+		"django_redis": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/1",
+		               "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient", "PASSWORD": "s3cret", "SOCKET_CONNECT_TIMEOUT": 5, "SOCKET_TIMEOUT": 5}},
+		"dummy":      {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+	}, "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "`+dir+`/db.sqlite3"}}}`)
+	defer cs.Close()
+	for _, alias := range cs.Aliases() {
+		c, err := cs.Cache(alias)
+		if err != nil {
+			t.Errorf("%s: %v", alias, err)
+			continue
+		}
+		if c == nil {
+			t.Errorf("%s: nil cache", alias)
+		}
 	}
 }
