@@ -261,9 +261,16 @@ func (c *Cache) decode(data []byte, dst any) error {
 	var ok bool
 	switch d := dst.(type) {
 	case *[]byte:
-		var b []byte
-		if b, ok = bytesOf(kind, p); ok {
-			*d = b
+		// The slice's capacity is reused, as encoding/json reuses a
+		// slice's: a Get into the same variable in a loop allocates nothing.
+		// The result is still a copy that never shares the cache's memory.
+		if kind == driver.KindNil {
+			*d, ok = nil, true
+		} else if ok = isText(kind); ok {
+			*d = append((*d)[:0], p...)
+			if *d == nil {
+				*d = []byte{} // stored empty bytes are not nil
+			}
 		}
 	case *string:
 		if kind == driver.KindNil {

@@ -42,11 +42,11 @@ type stats struct {
 
 type statStripe struct {
 	n [numStats]atomic.Uint64
-	_ [64 - (numStats*8)%64]byte // pad to a cache line
+	_ [128 - numStats*8]byte // a stripe never shares a cache line (or its prefetched pair) with another
 }
 
 func newStats() stats {
-	lg := min(bits.Len32(uint32(runtime.GOMAXPROCS(0))*2-1), 6)
+	lg := min(bits.Len32(uint32(runtime.GOMAXPROCS(0))*8-1), 7)
 	return stats{stripes: make([]statStripe, 1<<lg), shift: uint8(32 - lg)}
 }
 

@@ -85,11 +85,11 @@ type entry struct {
 // measured on the precise one, an entry written while the coarse clock lags
 // (its goroutine waits for a CPU under load, 100ms and more) would expire
 // early by that lag.
-func (e entry) ttl() time.Duration {
+func (e entry) ttl(clock *otter.CoarseClock) time.Duration {
 	if e.exp == 0 {
 		return math.MaxInt64
 	}
-	return max(time.Duration(e.exp-coarseClock().NowNano()), 1)
+	return max(time.Duration(e.exp-clock.NowNano()), 1)
 }
 
 // lagWindow is how close to its expiry, on otter's coarse clock, an entry
@@ -103,8 +103,8 @@ const lagWindow = int64(time.Second)
 
 // live reports whether e has not expired on the precise clock, reading it
 // only when e is within lagWindow of its expiry.
-func (e entry) live() bool {
-	if e.exp == 0 || e.exp-coarseClock().NowNano() > lagWindow {
+func (e entry) live(clock *otter.CoarseClock) bool {
+	if e.exp == 0 || e.exp-clock.NowNano() > lagWindow {
 		return true
 	}
 	return e.exp > time.Now().UnixNano()
@@ -122,6 +122,7 @@ type store struct {
 	name   string
 	bounds Options
 	c      *otter.Cache[string, entry]
+	clock  *otter.CoarseClock // coarseClock(), kept here: reads are on the hot path
 }
 
 // coarseClock is the clock of every store: reading the precise time was a
@@ -170,15 +171,16 @@ func New(name string, o *Options) (*Driver, error) {
 		}
 		return &Driver{s: s}, nil
 	}
+	clock := coarseClock()
 	c, err := otter.New(&otter.Options[string, entry]{
 		MaximumSize:      b.MaxEntries,
-		Clock:            coarseClock(),
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, entry]) time.Duration { return e.Value.ttl() }),
+		Clock:            clock,
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, entry]) time.Duration { return e.Value.ttl(clock) }),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("djcache: locmem: %w", err)
 	}
-	s := &store{name: name, bounds: b, c: c}
+	s := &store{name: name, bounds: b, c: c, clock: clock}
 	stores[name] = s
 	return &Driver{s: s}, nil
 }
@@ -200,7 +202,7 @@ func (d *Driver) Len() int { return d.s.c.EstimatedSize() }
 // Get implements driver.Driver.
 func (d *Driver) Get(_ context.Context, key string) ([]byte, bool, error) {
 	e, ok := d.s.c.GetIfPresent(key)
-	if !ok || !e.live() {
+	if !ok || !e.live(d.s.clock) {
 		return nil, false, nil
 	}
 	return clone(e.v), true, nil
@@ -210,7 +212,7 @@ func (d *Driver) Get(_ context.Context, key string) ([]byte, bool, error) {
 // which the store never modifies.
 func (d *Driver) GetShared(_ context.Context, key string) ([]byte, bool, error) {
 	e, ok := d.s.c.GetIfPresent(key)
-	if !ok || !e.live() {
+	if !ok || !e.live(d.s.clock) {
 		return nil, false, nil
 	}
 	return e.v, true, nil
@@ -219,7 +221,7 @@ func (d *Driver) GetShared(_ context.Context, key string) ([]byte, bool, error) 
 // GetWithExpiry implements driver.ExpiryReader.
 func (d *Driver) GetWithExpiry(_ context.Context, key string) ([]byte, time.Time, bool, error) {
 	e, ok := d.s.c.GetIfPresent(key)
-	if !ok || !e.live() {
+	if !ok || !e.live(d.s.clock) {
 		return nil, time.Time{}, false, nil
 	}
 	var exp time.Time
@@ -233,7 +235,7 @@ func (d *Driver) GetWithExpiry(_ context.Context, key string) ([]byte, time.Time
 func (d *Driver) GetMany(_ context.Context, keys []string) (map[string][]byte, error) {
 	m := make(map[string][]byte, len(keys))
 	for _, k := range keys {
-		if e, ok := d.s.c.GetIfPresent(k); ok && e.live() {
+		if e, ok := d.s.c.GetIfPresent(k); ok && e.live(d.s.clock) {
 			m[k] = clone(e.v)
 		}
 	}
@@ -248,7 +250,7 @@ func (d *Driver) Has(_ context.Context, key string) (bool, error) {
 
 // Set implements driver.Driver.
 func (d *Driver) Set(_ context.Context, key string, value []byte, exp time.Time) error {
-	if driver.Expired(exp, time.Now()) {
+	if d.expired(exp) {
 		d.s.c.Invalidate(key)
 		return nil
 	}
@@ -261,7 +263,7 @@ func (d *Driver) Set(_ context.Context, key string, value []byte, exp time.Time)
 
 // Add implements driver.Driver.
 func (d *Driver) Add(_ context.Context, key string, value []byte, exp time.Time) (bool, error) {
-	if driver.Expired(exp, time.Now()) {
+	if d.expired(exp) {
 		// Nothing may stay visible: report what an Add would have done.
 		return !d.present(key), nil
 	}
@@ -272,7 +274,7 @@ func (d *Driver) Add(_ context.Context, key string, value []byte, exp time.Time)
 	added := false
 	e := entry{v: clone(value), exp: expNano(exp)}
 	d.s.c.Compute(key, func(old entry, found bool) (entry, otter.ComputeOp) {
-		if found && old.live() {
+		if found && old.live(d.s.clock) {
 			return old, otter.CancelOp
 		}
 		added = true
@@ -284,11 +286,19 @@ func (d *Driver) Add(_ context.Context, key string, value []byte, exp time.Time)
 	return added, nil
 }
 
+// expired reports whether an expiry given to a write has passed, on the
+// coarse clock (which never runs ahead of real time, so a live expiry is
+// never taken for a passed one; one that passed a moment ago is stored and
+// expires at once).
+func (d *Driver) expired(exp time.Time) bool {
+	return !exp.IsZero() && exp.UnixNano() <= d.s.clock.NowNano()
+}
+
 // present reports whether key holds a live entry, without counting as a
 // use of it.
 func (d *Driver) present(key string) bool {
 	e, ok := d.s.c.GetEntryQuietly(key)
-	return ok && e.Value.live()
+	return ok && e.Value.live(d.s.clock)
 }
 
 // bound evicts at once when a new key took the store past its bound.
@@ -314,13 +324,13 @@ func (d *Driver) cull() {
 
 // Touch implements driver.Driver.
 func (d *Driver) Touch(_ context.Context, key string, exp time.Time) (bool, error) {
-	if driver.Expired(exp, time.Now()) {
+	if d.expired(exp) {
 		old, found := d.s.c.Invalidate(key)
-		return found && old.live(), nil
+		return found && old.live(d.s.clock), nil
 	}
 	touched := false
 	d.s.c.Compute(key, func(old entry, found bool) (entry, otter.ComputeOp) {
-		if !found || !old.live() {
+		if !found || !old.live(d.s.clock) {
 			return old, otter.CancelOp
 		}
 		touched = true
@@ -332,7 +342,7 @@ func (d *Driver) Touch(_ context.Context, key string, exp time.Time) (bool, erro
 // Delete implements driver.Driver.
 func (d *Driver) Delete(_ context.Context, key string) (bool, error) {
 	old, found := d.s.c.Invalidate(key)
-	return found && old.live(), nil
+	return found && old.live(d.s.clock), nil
 }
 
 // DeleteMany implements driver.DeleteManyDriver.
@@ -351,7 +361,7 @@ func (d *Driver) Incr(_ context.Context, key string, delta int64) (int64, error)
 		err = driver.ErrNotFound
 	)
 	d.s.c.Compute(key, func(old entry, found bool) (entry, otter.ComputeOp) {
-		if !found || !old.live() {
+		if !found || !old.live(d.s.clock) {
 			return old, otter.CancelOp
 		}
 		var nv []byte
