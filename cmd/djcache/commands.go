@@ -58,7 +58,7 @@ when KEY holds no live entry (touch never revives an expired one).
 
 Examples:
   djcache --timeout 3600 touch session:ab12`},
-		{name: "incr", args: "KEY [DELTA]", summary: "add DELTA (default 1) to an integer and print it", run: cmdIncr(1), help: `
+		{name: "incr", args: "KEY [DELTA]", summary: "add DELTA (default 1) to an integer and print it", run: cmdIncr, help: `
 Atomically adds DELTA (default 1) to the integer under KEY, keeps the entry's
 expiry, and prints the new value. Exits 1 if KEY is missing, 2 if its value is
 not an integer.
@@ -66,13 +66,13 @@ not an integer.
 Examples:
   djcache set hits 0 && djcache incr hits
   djcache incr hits 10`},
-		{name: "decr", args: "KEY [DELTA]", summary: "subtract DELTA (default 1) from an integer and print it", run: cmdIncr(-1), help: `
+		{name: "decr", args: "KEY [DELTA]", summary: "subtract DELTA (default 1) from an integer and print it", run: cmdDecr, help: `
 Atomically subtracts DELTA (default 1) from the integer under KEY and prints
 the new value (memcached stops at 0). Exits 1 if KEY is missing.
 
 Examples:
   djcache decr stock:tea 2`},
-		{name: "incr-version", args: "KEY [DELTA]", summary: "move a key to its version + DELTA and print the new version", run: cmdVersion(1), help: `
+		{name: "incr-version", args: "KEY [DELTA]", summary: "move a key to its version + DELTA and print the new version", run: cmdIncrVersion, help: `
 Moves the value of KEY from its version (the cache's default, or --version)
 to that version plus DELTA (default 1), deletes the old entry, and prints the
 new version. Exits 1 if KEY is missing.
@@ -80,7 +80,7 @@ new version. Exits 1 if KEY is missing.
 Examples:
   djcache incr-version report
   djcache --version 2 incr-version report 3`},
-		{name: "decr-version", args: "KEY [DELTA]", summary: "move a key to its version - DELTA and print the new version", run: cmdVersion(-1), help: `
+		{name: "decr-version", args: "KEY [DELTA]", summary: "move a key to its version - DELTA and print the new version", run: cmdDecrVersion, help: `
 As incr-version, downwards.
 
 Examples:
@@ -296,7 +296,9 @@ func delta(fs *flag.FlagSet) (int64, error) {
 	return d, nil
 }
 
-func cmdIncr(sign int64) func(context.Context, *env, *flag.FlagSet) error {
+// numberOp runs a command of KEY [DELTA] that prints a number: incr, decr,
+// incr-version, decr-version. A missing key exits 1.
+func numberOp(field string, op func(ctx context.Context, c *djcache.Cache, key string, delta int64, o []djcache.Option) (int64, error)) func(context.Context, *env, *flag.FlagSet) error {
 	return func(ctx context.Context, e *env, fs *flag.FlagSet) error {
 		if err := nargs(fs, 1, 2); err != nil {
 			return err
@@ -313,12 +315,7 @@ func cmdIncr(sign int64) func(context.Context, *env, *flag.FlagSet) error {
 		if err != nil {
 			return err
 		}
-		var n int64
-		if sign > 0 {
-			n, err = c.Incr(ctx, fs.Arg(0), d, o...)
-		} else {
-			n, err = c.Decr(ctx, fs.Arg(0), d, o...)
-		}
+		n, err := op(ctx, c, fs.Arg(0), d, o)
 		if errors.Is(err, djcache.ErrNotFound) {
 			fmt.Fprintf(e.stderr, "djcache: key %q not found\n", fs.Arg(0))
 			return errMiss
@@ -327,50 +324,29 @@ func cmdIncr(sign int64) func(context.Context, *env, *flag.FlagSet) error {
 			return err
 		}
 		if e.global.json {
-			return writeJSON(e.stdout, map[string]int64{"value": n})
+			return writeJSON(e.stdout, map[string]int64{field: n})
 		}
 		_, err = fmt.Fprintln(e.stdout, n)
 		return err
 	}
 }
 
-func cmdVersion(sign int) func(context.Context, *env, *flag.FlagSet) error {
-	return func(ctx context.Context, e *env, fs *flag.FlagSet) error {
-		if err := nargs(fs, 1, 2); err != nil {
-			return err
-		}
-		d, err := delta(fs)
-		if err != nil {
-			return err
-		}
-		c, err := e.cache()
-		if err != nil {
-			return err
-		}
-		o, err := e.opts(false)
-		if err != nil {
-			return err
-		}
-		var v int
-		if sign > 0 {
-			v, err = c.IncrVersion(ctx, fs.Arg(0), int(d), o...)
-		} else {
-			v, err = c.DecrVersion(ctx, fs.Arg(0), int(d), o...)
-		}
-		if errors.Is(err, djcache.ErrNotFound) {
-			fmt.Fprintf(e.stderr, "djcache: key %q not found\n", fs.Arg(0))
-			return errMiss
-		}
-		if err != nil {
-			return err
-		}
-		if e.global.json {
-			return writeJSON(e.stdout, map[string]int{"version": v})
-		}
-		_, err = fmt.Fprintln(e.stdout, v)
-		return err
-	}
-}
+var (
+	cmdIncr = numberOp("value", func(ctx context.Context, c *djcache.Cache, k string, d int64, o []djcache.Option) (int64, error) {
+		return c.Incr(ctx, k, d, o...)
+	})
+	cmdDecr = numberOp("value", func(ctx context.Context, c *djcache.Cache, k string, d int64, o []djcache.Option) (int64, error) {
+		return c.Decr(ctx, k, d, o...)
+	})
+	cmdIncrVersion = numberOp("version", func(ctx context.Context, c *djcache.Cache, k string, d int64, o []djcache.Option) (int64, error) {
+		v, err := c.IncrVersion(ctx, k, int(d), o...)
+		return int64(v), err
+	})
+	cmdDecrVersion = numberOp("version", func(ctx context.Context, c *djcache.Cache, k string, d int64, o []djcache.Option) (int64, error) {
+		v, err := c.DecrVersion(ctx, k, int(d), o...)
+		return int64(v), err
+	})
+)
 
 func cmdGetMany(ctx context.Context, e *env, fs *flag.FlagSet) error {
 	if err := nargs(fs, 1, -1); err != nil {
