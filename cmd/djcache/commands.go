@@ -163,11 +163,7 @@ func cmdGet(ctx context.Context, e *env, fs *flag.FlagSet) error {
 	if err := nargs(fs, 1, 1); err != nil {
 		return err
 	}
-	c, err := e.cache()
-	if err != nil {
-		return err
-	}
-	o, err := e.opts(false)
+	c, o, err := e.cacheOpts(false)
 	if err != nil {
 		return err
 	}
@@ -195,22 +191,25 @@ func (e *env) value(args []string) (any, error) {
 }
 
 func cmdSet(ctx context.Context, e *env, fs *flag.FlagSet) error {
-	if err := nargs(fs, 1, 2); err != nil {
-		return err
-	}
-	v, err := e.value(fs.Args()[1:])
-	if err != nil {
-		return err
-	}
-	c, err := e.cache()
-	if err != nil {
-		return err
-	}
-	o, err := e.opts(true)
+	c, o, v, err := e.keyValue(fs)
 	if err != nil {
 		return err
 	}
 	return c.Set(ctx, fs.Arg(0), v, o...)
+}
+
+// keyValue prepares the commands of KEY [VALUE] (set, add): the cache, the
+// options with the timeout, and the value.
+func (e *env) keyValue(fs *flag.FlagSet) (*djcache.Cache, []djcache.Option, any, error) {
+	if err := nargs(fs, 1, 2); err != nil {
+		return nil, nil, nil, err
+	}
+	v, err := e.value(fs.Args()[1:])
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, o, err := e.cacheOpts(true)
+	return c, o, v, err
 }
 
 // boolResult prints a boolean outcome with --json, and turns false into a
@@ -228,18 +227,7 @@ func (e *env) boolResult(field string, ok bool, printPlain bool) error {
 }
 
 func cmdAdd(ctx context.Context, e *env, fs *flag.FlagSet) error {
-	if err := nargs(fs, 1, 2); err != nil {
-		return err
-	}
-	v, err := e.value(fs.Args()[1:])
-	if err != nil {
-		return err
-	}
-	c, err := e.cache()
-	if err != nil {
-		return err
-	}
-	o, err := e.opts(true)
+	c, o, v, err := e.keyValue(fs)
 	if err != nil {
 		return err
 	}
@@ -307,11 +295,7 @@ func numberOp(field string, op func(ctx context.Context, c *djcache.Cache, key s
 		if err != nil {
 			return err
 		}
-		c, err := e.cache()
-		if err != nil {
-			return err
-		}
-		o, err := e.opts(false)
+		c, o, err := e.cacheOpts(false)
 		if err != nil {
 			return err
 		}
@@ -352,11 +336,7 @@ func cmdGetMany(ctx context.Context, e *env, fs *flag.FlagSet) error {
 	if err := nargs(fs, 1, -1); err != nil {
 		return err
 	}
-	c, err := e.cache()
-	if err != nil {
-		return err
-	}
-	o, err := e.opts(false)
+	c, o, err := e.cacheOpts(false)
 	if err != nil {
 		return err
 	}
@@ -418,11 +398,7 @@ func cmdSetMany(ctx context.Context, e *env, fs *flag.FlagSet) error {
 		}
 		items[k] = v
 	}
-	c, err := e.cache()
-	if err != nil {
-		return err
-	}
-	o, err := e.opts(true)
+	c, o, err := e.cacheOpts(true)
 	if err != nil {
 		return err
 	}
@@ -445,11 +421,7 @@ func cmdDeleteMany(ctx context.Context, e *env, fs *flag.FlagSet) error {
 	if err := nargs(fs, 1, -1); err != nil {
 		return err
 	}
-	c, err := e.cache()
-	if err != nil {
-		return err
-	}
-	o, err := e.opts(false)
+	c, o, err := e.cacheOpts(false)
 	if err != nil {
 		return err
 	}

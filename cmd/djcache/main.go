@@ -198,6 +198,17 @@ func (e *env) cache() (*djcache.Cache, error) {
 	return e.caches.Cache(e.global.alias)
 }
 
+// cacheOpts opens the selected alias and returns it with the per-call
+// options the flags ask for.
+func (e *env) cacheOpts(withTimeout bool) (*djcache.Cache, []djcache.Option, error) {
+	c, err := e.cache()
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := e.opts(withTimeout)
+	return c, o, err
+}
+
 // opts returns the per-call options the flags ask for.
 func (e *env) opts(withTimeout bool) ([]djcache.Option, error) {
 	var o []djcache.Option
