@@ -84,6 +84,9 @@ func New(d driver.Driver, o *Options) (*Cache, error) {
 	c.shared, _ = d.(driver.GetSharedDriver)
 	c.keyChecker, _ = d.(driver.KeyChecker)
 	c.expReader, _ = d.(driver.ExpiryReader)
+	if p, ok := d.(driver.Pickler); ok && s.pickle {
+		c.set.natives = p.UsePickle()
+	}
 	return c, nil
 }
 

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"reflect"
 	"strconv"
 
 	"github.com/djcache/djcache/driver"
+	"github.com/djcache/djcache/pickle"
 )
 
 // Codec encodes the structured values of a cache: everything that is not
@@ -142,6 +144,9 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // encode appends the encoding of v to dst: decimal text for integers, a tag
 // byte and a payload for the other kinds (see driver.Kind).
 func (c *Cache) encode(dst []byte, v any) ([]byte, error) {
+	if c.set.pickle {
+		return c.encodePickle(dst, v)
+	}
 	switch x := v.(type) {
 	case nil:
 		return append(dst, tag(driver.KindNil)), nil
@@ -209,6 +214,69 @@ func (c *Cache) encodeReflect(dst []byte, v any) ([]byte, error) {
 	return out, nil
 }
 
+// encodePickle is encode for the pickle serializer: the kinds the driver
+// keeps outside pickle (driver.Pickler) as encode writes them, everything
+// else as the protocol-5 pickle CPython writes.
+func (c *Cache) encodePickle(dst []byte, v any) ([]byte, error) {
+	if n := c.set.natives; n != 0 {
+		switch x := v.(type) {
+		case string:
+			if n.Has(driver.KindText) {
+				return append(append(dst, tag(driver.KindText)), x...), nil
+			}
+		case []byte:
+			if n.Has(driver.KindBytes) {
+				return append(append(dst, tag(driver.KindBytes)), x...), nil
+			}
+		case int:
+			if n.Has(driver.KindInt) {
+				return strconv.AppendInt(dst, int64(x), 10), nil
+			}
+		case int64:
+			if n.Has(driver.KindInt) {
+				return strconv.AppendInt(dst, x, 10), nil
+			}
+		case *big.Int:
+			if n.Has(driver.KindInt) && x != nil {
+				return x.Append(dst, 10), nil
+			}
+		case big.Int:
+			if n.Has(driver.KindInt) {
+				return x.Append(dst, 10), nil
+			}
+		case bool, float64, nil:
+		default:
+			// Named and sized basic types (type Score int, int32, ...) are
+			// kept outside pickle as Python keeps their values (an int, a
+			// str, a bytes).
+			rv := reflect.ValueOf(v)
+			switch rv.Kind() {
+			case reflect.String:
+				if n.Has(driver.KindText) {
+					return append(append(dst, tag(driver.KindText)), rv.String()...), nil
+				}
+			case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+				if n.Has(driver.KindInt) {
+					return strconv.AppendInt(dst, rv.Int(), 10), nil
+				}
+			case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+				if n.Has(driver.KindInt) {
+					return strconv.AppendUint(dst, rv.Uint(), 10), nil
+				}
+			case reflect.Slice:
+				if rv.Type().Elem().Kind() == reflect.Uint8 && n.Has(driver.KindBytes) {
+					return append(append(dst, tag(driver.KindBytes)), rv.Bytes()...), nil
+				}
+			}
+		}
+	}
+	out, err := pickle.Append(dst, v)
+	if err != nil {
+		return dst, &EncodeError{Type: reflect.TypeOf(v), Err: err}
+	}
+	return out, nil
+}
+
 var (
 	jsonMarshalerType = reflect.TypeFor[json.Marshaler]()
 	gobEncoderType    = reflect.TypeFor[gob.GobEncoder]()
@@ -256,7 +324,12 @@ func (c *Cache) decode(data []byte, dst any) error {
 	case driver.KindCodec:
 		return c.decodeCodec(p, dst)
 	case driver.KindPickle:
-		return &DecodeError{Stored: "pickle", Type: reflect.TypeOf(dst), Err: fmt.Errorf("this cache has no pickle codec")}
+		// Whatever the cache's serializer, a pickle (Django's value) is
+		// read: decoding one never executes anything (package pickle).
+		if err := pickle.Unmarshal(p, dst); err != nil {
+			return &DecodeError{Stored: "pickle", Type: reflect.TypeOf(dst), Err: err}
+		}
+		return nil
 	}
 	var ok bool
 	switch d := dst.(type) {
@@ -431,6 +504,9 @@ func naturalOf(k driver.Kind, p []byte) (any, bool) {
 		}
 		if n, err := strconv.ParseUint(string(p), 10, 64); err == nil {
 			return n, true
+		}
+		if n, ok := new(big.Int).SetString(string(p), 10); ok {
+			return n, true // a Python int beyond 64 bits, from Django
 		}
 		return string(p), true
 	case driver.KindText:

@@ -112,7 +112,9 @@
 //   - timeout: the default timeout in seconds (fractions allowed), or
 //     "none" for Forever;
 //   - key_prefix: Django's KEY_PREFIX;
-//   - version: Django's VERSION (the default version).
+//   - version: Django's VERSION (the default version);
+//   - serializer: "djcache" (the default) or "pickle", to share the cache
+//     with a Django application (see [Serializer]).
 //
 // A backend reads its own parameters strictly: an unknown one is an error
 // that names it, so a misspelling fails at Open. Open of a scheme whose

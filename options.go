@@ -1,10 +1,13 @@
 package djcache
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
+
+	"github.com/djcache/djcache/driver"
 )
 
 // Option is a per-call option: [Timeout], [Forever] or [Version]. Options
@@ -93,8 +96,16 @@ type Options struct {
 	// Codec encodes structured values (everything but nil, strings, byte
 	// slices, integers, floats and bools, which have their own reflection-free
 	// encodings). Nil means JSON; see the package documentation, section
-	// Values, for why.
+	// Values, for why. The pickle serializer has no use for a Codec: setting
+	// both is an error.
 	Codec Codec
+
+	// Serializer is how values are written: NativeSerializer (the
+	// default, djcache's own encoding) or PickleSerializer, Python's pickle
+	// with the rules of each Django backend, for a cache that a Django
+	// application shares. See the package documentation, section Sharing a
+	// cache with Django.
+	Serializer Serializer
 
 	// Logger receives Django's key warnings (see the package documentation,
 	// section Keys). Nil means slog.Default(), looked up at each warning.
@@ -109,7 +120,27 @@ type settings struct {
 	keyFunc KeyFunc
 	codec   Codec
 	logger  *slog.Logger
+	pickle  bool         // Serializer is PickleSerializer
+	natives driver.Kinds // with pickle: the kinds the driver keeps outside pickle
 }
+
+// Serializer names how a Cache writes values.
+type Serializer string
+
+// The serializers. The URL parameter serializer takes their names.
+const (
+	// NativeSerializer is djcache's own encoding, the default: integers as
+	// decimal text, other scalars as a one-byte kind tag and their bytes,
+	// structures through the Options' Codec (JSON by default). It is the
+	// fastest, and Go programs read it; Django does not.
+	NativeSerializer Serializer = "djcache"
+	// PickleSerializer writes what Django writes: protocol-5 pickles, with
+	// the values each Django backend keeps outside pickle (Redis: integers
+	// as decimal text; memcached: bytes, text and integers under
+	// pymemcache's flags). A Django application sharing the cache reads
+	// every value, and djcache reads Django's.
+	PickleSerializer Serializer = "pickle"
+)
 
 func (o *Options) settings() (settings, error) {
 	s := settings{timeout: Timeout(DefaultTimeout), version: 1, codec: JSON}
@@ -132,6 +163,16 @@ func (o *Options) settings() (settings, error) {
 		s.codec = o.Codec
 	}
 	s.logger = o.Logger
+	switch o.Serializer {
+	case "", NativeSerializer:
+	case PickleSerializer:
+		if o.Codec != nil {
+			return s, errors.New("djcache: Options.Codec is set but the serializer is pickle, which encodes every value itself; leave Codec nil")
+		}
+		s.pickle = true
+	default:
+		return s, fmt.Errorf("djcache: unknown Options.Serializer %q (want %q or %q)", o.Serializer, NativeSerializer, PickleSerializer)
+	}
 	return s, nil
 }
 

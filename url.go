@@ -17,7 +17,8 @@ import (
 // DriverURLOpener opens a driver from a URL. Backend packages implement it
 // and register it from init with [Register]. OpenDriverURL must not modify u
 // and must be safe for concurrent use. u holds only the backend's own query
-// parameters: djcache has already removed timeout, key_prefix and version.
+// parameters: djcache has already removed timeout, key_prefix, version and
+// serializer.
 // An opener reads its parameters strictly: an unknown one is an error that
 // names it.
 type DriverURLOpener interface {
@@ -77,7 +78,8 @@ var importPaths = map[string]string{
 
 // Open opens a Cache from a URL such as "locmem://default?timeout=60". The
 // scheme picks the backend; the portable parameters timeout (seconds, may be
-// fractional, or "none" for Forever), key_prefix and version go into a copy
+// fractional, or "none" for Forever), key_prefix, version and serializer
+// ("djcache" or "pickle", see [Serializer]) go into a copy
 // of o (nil means the defaults), overriding its fields; the backend reads the
 // rest strictly. Open does not dial: a server's absence shows at the first
 // call.
@@ -132,7 +134,7 @@ func (mux *URLMux) openURL(ctx context.Context, u *url.URL, o *Options) (*Cache,
 	return c, nil
 }
 
-// portableParams moves timeout, key_prefix and version from u's query into
+// portableParams moves timeout, key_prefix, version and serializer from u's query into
 // o and returns a copy of u without them.
 func portableParams(u *url.URL, o *Options) (*url.URL, error) {
 	q, err := url.ParseQuery(u.RawQuery)
@@ -140,7 +142,7 @@ func portableParams(u *url.URL, o *Options) (*url.URL, error) {
 		return nil, fmt.Errorf("djcache: invalid URL query: %v", err)
 	}
 	portable := url.Values{}
-	for _, k := range []string{"timeout", "key_prefix", "version"} {
+	for _, k := range []string{"timeout", "key_prefix", "version", "serializer"} {
 		if vs, ok := q[k]; ok {
 			portable[k] = vs
 			delete(q, k)
@@ -163,6 +165,17 @@ func portableParams(u *url.URL, o *Options) (*url.URL, error) {
 			o.Version = v
 		} else if r.Err() == nil {
 			return nil, fmt.Errorf("djcache: URL parameter version=0: a URL's default version must not be 0 (use the call option Version(0))")
+		}
+	}
+	if portable.Has("serializer") {
+		switch sz := Serializer(r.String("serializer", "")); sz {
+		case NativeSerializer, PickleSerializer:
+			o.Serializer = sz
+			if sz == PickleSerializer {
+				o.Codec = nil // the Options' codec is for the native serializer
+			}
+		default:
+			return nil, fmt.Errorf("djcache: URL parameter serializer=%q: want %q (djcache's encoding, the default) or %q (Django's, to share the cache with Django)", string(sz), NativeSerializer, PickleSerializer)
 		}
 	}
 	if err := r.Done(); err != nil {

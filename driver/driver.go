@@ -62,11 +62,13 @@ type Driver interface {
 	// Delete removes key and reports whether a live entry was removed.
 	Delete(ctx context.Context, key string) (deleted bool, err error)
 
-	// Incr atomically adds delta to the decimal integer stored under key,
-	// keeps the entry's expiry, and returns the new value. Errors:
-	// ErrNotFound (no live entry), ErrNotInteger (the value is not of
-	// [KindInt]), ErrOverflow (the sum does not fit in an int64; the value is
-	// unchanged). [AddInt] does the arithmetic.
+	// Incr atomically adds delta to the integer stored under key, keeps
+	// the entry's expiry, and returns the new value. The integer is decimal
+	// text ([KindInt]) or, for a driver that stores pickles ([Pickler]),
+	// the pickle of a Python int, which stays a pickle. Errors: ErrNotFound
+	// (no live entry), ErrNotInteger (the value is no integer), ErrOverflow
+	// (the sum does not fit in an int64; the value is unchanged). [AddInt]
+	// does the arithmetic for both forms.
 	Incr(ctx context.Context, key string, delta int64) (int64, error)
 
 	// Clear removes every entry of the calling Cache and nothing outside
@@ -160,6 +162,23 @@ type KeyChecker interface {
 // (Django's behaviour). A zero exp never expires.
 type ExpiryReader interface {
 	GetWithExpiry(ctx context.Context, key string) (value []byte, exp time.Time, found bool, err error)
+}
+
+// Pickler is a capability: it lets a driver store pickled values the way
+// its Django backend does, which keeps some kinds of values outside pickle
+// (Redis keeps exact integers as decimal text; memcached keeps bytes, text
+// and integers under pymemcache's flags).
+//
+// When a Cache's serializer is pickle, djcache.New calls UsePickle once,
+// before any other method, and then encodes the values of the returned
+// kinds as it always does ([KindInt] decimal text, [KindText] and
+// [KindBytes] tagged) and every other value as a protocol-5 pickle
+// ([KindPickle]). A driver that is not a Pickler receives a pickle for
+// every value, integers included, which is what Django's filebased and
+// database backends store. A driver serves one Cache; UsePickle may change
+// how it stores the kinds it returns.
+type Pickler interface {
+	UsePickle() Kinds
 }
 
 // Sentinel errors. Drivers return them (possibly wrapped); package djcache

@@ -2,7 +2,10 @@ package driver
 
 import (
 	"math"
+	"math/big"
 	"strconv"
+
+	"github.com/djcache/djcache/pickle"
 )
 
 // Kind is the kind of an encoded value. Package djcache writes it into the
@@ -38,6 +41,21 @@ const (
 	// pickle codec.
 	KindPickle
 )
+
+// Kinds is a set of kinds.
+type Kinds uint32
+
+// KindsOf returns the set of the given kinds.
+func KindsOf(ks ...Kind) Kinds {
+	var s Kinds
+	for _, k := range ks {
+		s |= 1 << k
+	}
+	return s
+}
+
+// Has reports whether k is in s.
+func (s Kinds) Has(k Kind) bool { return k < 32 && s&(1<<k) != 0 }
 
 // Tag bytes of the tagged kinds. None of them can start a decimal integer,
 // UTF-8 text written by other programs rarely starts with them, and 0x80
@@ -171,9 +189,19 @@ func ParseInt(v []byte) (int64, error) {
 
 // AddInt is the arithmetic of Incr, written once for every driver that
 // implements Incr in Go: it parses the stored value v, adds delta and returns
-// the new encoded value and the sum. Errors: [ErrNotInteger], [ErrOverflow].
+// the new encoded value and the sum. The value is decimal text ([KindInt]),
+// and the result too, or the pickle of a Python int ([KindPickle], as
+// Django's filebased and database backends store integers), and the result
+// is then the pickle of the sum, byte for byte what Python writes. Errors:
+// [ErrNotInteger], [ErrOverflow].
 func AddInt(v []byte, delta int64) (newValue []byte, sum int64, err error) {
-	n, err := ParseInt(v)
+	pickled := KindOf(v) == KindPickle
+	var n int64
+	if pickled {
+		n, err = pickledInt(v)
+	} else {
+		n, err = ParseInt(v)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -181,5 +209,26 @@ func AddInt(v []byte, delta int64) (newValue []byte, sum int64, err error) {
 		return nil, 0, ErrOverflow
 	}
 	sum = n + delta
+	if pickled {
+		nv, err := pickle.Marshal(sum)
+		return nv, sum, err
+	}
 	return strconv.AppendInt(nil, sum, 10), sum, nil
+}
+
+// pickledInt decodes the pickle of a Python int. A bool is not an integer
+// here (Django's incr would compute True + 1, but no counter is a bool), and
+// an int beyond 64 bits is ErrOverflow.
+func pickledInt(v []byte) (int64, error) {
+	var x any
+	if err := pickle.Unmarshal(v, &x); err != nil {
+		return 0, ErrNotInteger
+	}
+	switch n := x.(type) {
+	case int64:
+		return n, nil
+	case *big.Int:
+		return 0, ErrOverflow
+	}
+	return 0, ErrNotInteger
 }
