@@ -57,12 +57,14 @@ var (
 // Bytes, text and codec values that memcached's incr would take for a
 // number (digits, with optional blanks around and a sign before, such as
 // "12" or "12 apples") are stored with FlagEncoded, their kind byte first,
-// so that Incr on them fails with ErrNotInteger instead of rewriting them.
-func toItem(v []byte) (flags uint32, payload []byte) {
+// so that Incr on them fails with ErrNotInteger instead of rewriting them;
+// with pickle (the pickle serializer, which must read as Django does) they
+// keep their Django flags.
+func toItem(v []byte, pickle bool) (flags uint32, payload []byte) {
 	k, p := driver.SplitKind(v)
 	switch k {
 	case driver.KindBytes, driver.KindText, driver.KindCodec:
-		if numeric(p) {
+		if !pickle && numeric(p) {
 			return FlagEncoded, v
 		}
 		switch k {

@@ -70,7 +70,7 @@ func TestFlags(t *testing.T) {
 		{"date", []byte("\x022024-01-02"), FlagText, hex.EncodeToString([]byte("2024-01-02"))},
 		{"foreign", []byte("plain"), FlagEncoded, hex.EncodeToString([]byte("\x01plain"))},
 	} {
-		flags, payload := toItem(tc.encoded)
+		flags, payload := toItem(tc.encoded, false)
 		if flags != tc.flags || hex.EncodeToString(payload) != tc.stored {
 			t.Errorf("%s: toItem(%q) = %d %x, want %d %s", tc.name, tc.encoded, flags, payload, tc.flags, tc.stored)
 			continue
@@ -85,6 +85,26 @@ func TestFlags(t *testing.T) {
 		}
 		if !bytes.Equal(back, want) {
 			t.Errorf("%s: fromItem(toItem(%q)) = %q", tc.name, tc.encoded, back)
+		}
+	}
+}
+
+// TestFlagsWithPickle checks that with the pickle serializer, numbers as
+// text or bytes keep pymemcache's flags, as Django stores them.
+func TestFlagsWithPickle(t *testing.T) {
+	for _, tc := range []struct {
+		encoded []byte
+		flags   uint32
+		stored  string
+	}{
+		{[]byte("\x0212"), FlagText, "12"},
+		{[]byte("\x01 +7 apples"), FlagBytes, " +7 apples"},
+		{[]byte("-7"), FlagInteger, "-7"},
+		{[]byte("\x80\x05\x88."), FlagPickle, "\x80\x05\x88."},
+	} {
+		flags, payload := toItem(tc.encoded, true)
+		if flags != tc.flags || string(payload) != tc.stored {
+			t.Errorf("toItem(%q, pickle) = %d %q, want %d %q", tc.encoded, flags, payload, tc.flags, tc.stored)
 		}
 	}
 }

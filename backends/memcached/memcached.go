@@ -115,6 +115,7 @@ type Driver struct {
 	maxValue  int           // Options.MaxValueSize; < 0: no limit
 	clear     ClearMode     // Options.Clear
 	timeout   time.Duration // the client's timeout, for detach and Clear
+	pickle    bool          // UsePickle was called: Django's flags only
 	closed    atomic.Bool
 }
 
@@ -124,7 +125,19 @@ var (
 	_ driver.SetManyDriver    = (*Driver)(nil)
 	_ driver.DeleteManyDriver = (*Driver)(nil)
 	_ driver.KeyChecker       = (*Driver)(nil)
+	_ driver.Pickler          = (*Driver)(nil)
 )
+
+// UsePickle implements driver.Pickler: with the pickle serializer, bytes,
+// text and integers are stored as pymemcache stores them (flags 0, 16 and
+// 2) and everything else is a pickle (flag 1), so Django's PyMemcacheCache
+// and djcache read each other's values. Text and bytes that look like
+// numbers keep their Django flags too, and memcached's incr works on them,
+// as it does for Django.
+func (d *Driver) UsePickle() driver.Kinds {
+	d.pickle = true
+	return driver.KindsOf(driver.KindInt, driver.KindText, driver.KindBytes)
+}
 
 // New returns a Driver on servers, each "host:port", "host" (port 11211),
 // "[ipv6]:port", "unix:/path" or "/path" (see [NewSelector]), configured by
@@ -493,7 +506,7 @@ func (d *Driver) Set(ctx context.Context, key string, value []byte, exp time.Tim
 		d.delete(ctx, wk)
 		return d.tooLarge(len(value))
 	}
-	flags, payload := toItem(value)
+	flags, payload := toItem(value, d.pickle)
 	detach := d.detach(ctx, false)
 	it := &memcache.Item{Key: wk, Value: own(detach, payload), Flags: flags, Expiration: e}
 	if _, err := run(ctx, detach, setCall, call{c: d.client, item: it}); err != nil {
@@ -519,7 +532,7 @@ func (d *Driver) Add(ctx context.Context, key string, value []byte, exp time.Tim
 		return false, d.tooLarge(len(value))
 	}
 	e, _ := exptime(exp, time.Now())
-	flags, payload := toItem(value)
+	flags, payload := toItem(value, d.pickle)
 	detach := d.detach(ctx, false)
 	it := &memcache.Item{Key: d.wire(key), Value: own(detach, payload), Flags: flags, Expiration: e}
 	_, err := run(ctx, detach, addCall, call{c: d.client, item: it})
