@@ -52,9 +52,11 @@ type CacheSettings struct {
 	KeyFunction string
 	// Options is OPTIONS. MAX_ENTRIES and CULL_FREQUENCY (and the legacy
 	// top-level max_entries and cull_frequency) apply to locmem, file and
-	// database caches; other keys are backend options, which become the
-	// backend's URL parameters (see the package documentation, section
-	// Settings).
+	// database caches. SERIALIZER (or Django's RedisCache's serializer),
+	// django-redis's PICKLE_VERSION and COMPRESSOR apply to every backend
+	// and choose how values are written (see NewCaches). Other keys are
+	// backend options, which become the backend's URL parameters (see the
+	// package documentation, section Settings).
 	Options map[string]any
 }
 
@@ -75,8 +77,11 @@ type DatabaseSettings struct {
 //
 //	{"CACHES": {…}, "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/db.sqlite3"}}}
 //
-// Keys Django does not define are errors that name them. The package
-// settings reads TOML and YAML into the same shape.
+// Keys Django does not define are errors that name them. OPTIONS are kept
+// as given: NewCaches reads them, and with them decides each alias's
+// serializer (a pasted file, database, memcached or Redis cache writes
+// Django's pickles). The package settings reads TOML and YAML into the
+// same shape.
 func ParseSettings(data []byte) (*Settings, error) {
 	var top map[string]json.RawMessage
 	if err := strictJSON(data, &top); err != nil {
@@ -368,10 +373,57 @@ var optionParams = map[string]map[string]string{
 	},
 }
 
-// ignoredValues are OPTIONS values that only Python can use: setting them
-// to Django's default class is accepted.
-var ignoredValues = map[string]string{
-	"CLIENT_CLASS": "django_redis.client.DefaultClient",
+// ignoredValues are OPTIONS that name a Python class, for any backend:
+// the class that behaves as djcache does is accepted and ignored, any
+// other is an error that gives the reason.
+var ignoredValues = map[string]struct{ value, reason string }{
+	"CLIENT_CLASS": {"django_redis.client.DefaultClient", "djcache's Redis client behaves as django-redis's DefaultClient; other clients (sharding, herd) are not supported"},
+	"COMPRESSOR":   {"django_redis.compressors.identity.IdentityCompressor", "compressed values are not supported"},
+}
+
+// sharedKinds are the kinds of Django's backends whose entries another
+// process can read: a pasted alias of one of them writes Django's pickles
+// by default (see NewCaches). locmem lives in one process and dummy stores
+// nothing, so they keep djcache's native serializer.
+var sharedKinds = []string{"file", "db", "memcached", "redis"}
+
+// serializerValues are the accepted values of OPTIONS["SERIALIZER"]
+// (django-redis's spelling) and OPTIONS["serializer"] (Django's
+// RedisCache's): djcache's names, and the Python classes that write what
+// the pickle serializer writes (pickles, integers raw on Redis).
+var serializerValues = []struct {
+	value string
+	sz    Serializer
+}{
+	{string(PickleSerializer), PickleSerializer},
+	{string(NativeSerializer), NativeSerializer},
+	{"django_redis.serializers.pickle.PickleSerializer", PickleSerializer},
+	{"django.core.cache.backends.redis.RedisSerializer", PickleSerializer},
+}
+
+// serializerOption reads OPTIONS[k], k being SERIALIZER or serializer.
+func serializerOption(k string, v any) (Serializer, error) {
+	accepted := make([]string, len(serializerValues))
+	for i, sv := range serializerValues {
+		if v == sv.value {
+			return sv.sz, nil
+		}
+		accepted[i] = strconv.Quote(sv.value)
+	}
+	shown := fmt.Sprint(v)
+	if s, ok := v.(string); ok {
+		shown = strconv.Quote(s)
+	}
+	return "", fmt.Errorf("OPTIONS[%q] = %s is not supported (accepted: %s; django-redis's JSON and msgpack serializers are not)", k, shown, strings.Join(accepted, ", "))
+}
+
+// checkSerializer checks a serializer given outside OPTIONS (the LOCATION
+// URL's serializer parameter, CachesOptions.Options.Serializer).
+func checkSerializer(where string, sz Serializer) error {
+	if sz != NativeSerializer && sz != PickleSerializer {
+		return fmt.Errorf("%s = %q: want %q or %q", where, string(sz), NativeSerializer, PickleSerializer)
+	}
+	return nil
 }
 
 // aliasTarget is what an alias opens: a URL and the Options that the
@@ -500,11 +552,33 @@ func (s *Settings) target(alias string, cs CacheSettings, co *CachesOptions) (al
 			return t, err
 		}
 	}
-	for k, v := range cs.Options {
-		if kind == "db" && k == "DATABASE" {
-			continue // read by databaseURL
+	// The serializer, least specific first (NewCaches documents the order):
+	// Django's default for the backend, CachesOptions.Options.Serializer,
+	// the LOCATION URL's serializer parameter, OPTIONS["SERIALIZER"].
+	sz, from := NativeSerializer, ""
+	if django && slices.Contains(sharedKinds, kind) {
+		sz, from = PickleSerializer, "Django's, the default for this backend"
+	}
+	if base := t.opts.Serializer; base != "" {
+		if err := checkSerializer("CachesOptions.Options.Serializer", base); err != nil {
+			return t, err
 		}
-		if kind == "redis" && (k == "PASSWORD" || k == "password") {
+		sz, from = base, "CachesOptions.Options.Serializer"
+	}
+	if q.Has("serializer") {
+		us := Serializer(q.Get("serializer"))
+		if err := checkSerializer("LOCATION: URL parameter serializer", us); err != nil {
+			return t, err
+		}
+		sz, from = us, "the LOCATION URL's serializer parameter"
+	}
+	var optSz Serializer // from OPTIONS, under optKey
+	optKey := ""
+	for k, v := range cs.Options {
+		switch {
+		case kind == "db" && k == "DATABASE":
+			continue // read by databaseURL
+		case kind == "redis" && (k == "PASSWORD" || k == "password"):
 			// In the URL's user information, where Redacted hides it.
 			pw, ok := v.(string)
 			if !ok {
@@ -512,10 +586,29 @@ func (s *Settings) target(alias string, cs CacheSettings, co *CachesOptions) (al
 			}
 			t.u.User = url.UserPassword(t.u.User.Username(), pw)
 			continue
+		case k == "SERIALIZER" || k == "serializer":
+			o, err := serializerOption(k, v)
+			if err != nil {
+				return t, err
+			}
+			if optSz != "" && o != optSz {
+				return t, errors.New(`OPTIONS["SERIALIZER"] and OPTIONS["serializer"] disagree`)
+			}
+			optSz, optKey = o, k
+			continue
+		case k == "PICKLE_VERSION":
+			// django-redis's pickle protocol. djcache always writes
+			// protocol 5, which every Python from 3.8 on reads, and reads
+			// every protocol.
+			s, _ := paramValue(v)
+			if n, err := strconv.Atoi(s); err != nil || n < -1 || n > 5 {
+				return t, fmt.Errorf("OPTIONS[%q] = %v: want an integer from -1 to 5", k, v)
+			}
+			continue
 		}
-		if want, ok := ignoredValues[k]; ok {
-			if v != want {
-				return t, fmt.Errorf("OPTIONS[%q] = %v is not supported (only %q)", k, v, want)
+		if iv, ok := ignoredValues[k]; ok {
+			if v != iv.value {
+				return t, fmt.Errorf("OPTIONS[%q] = %v: %s (accepted: %q)", k, v, iv.reason, iv.value)
 			}
 			continue
 		}
@@ -531,6 +624,19 @@ func (s *Settings) target(alias string, cs CacheSettings, co *CachesOptions) (al
 			return t, fmt.Errorf("OPTIONS[%q]: %v", k, err)
 		}
 		q.Set(param, val)
+	}
+	if optSz != "" {
+		sz, from = optSz, fmt.Sprintf("OPTIONS[%q]", optKey)
+	}
+	// The URL shows a pickle alias as such; a native one has no parameter,
+	// so that the URL alone opens what the alias opens.
+	t.opts.Serializer = sz
+	q.Del("serializer")
+	if sz == PickleSerializer {
+		if t.opts.Codec != nil {
+			return t, fmt.Errorf("CachesOptions.Options.Codec is set, but the serializer of CACHES[%q] is pickle (%s), which encodes every value itself: to keep the codec, set OPTIONS \"SERIALIZER\": \"djcache\" in CACHES[%q] or CachesOptions.Options.Serializer = djcache.NativeSerializer", alias, from, alias)
+		}
+		q.Set("serializer", string(PickleSerializer))
 	}
 	t.u.RawQuery = q.Encode()
 	return t, nil
@@ -618,7 +724,11 @@ func sortedKeys[V any](m map[string]V) []string {
 type CachesOptions struct {
 	// Options are the base Options of every cache (a Logger, a Codec); the
 	// settings' TIMEOUT, KEY_PREFIX, VERSION and KEY_FUNCTION override
-	// their fields.
+	// their fields. A non-empty Serializer overrides the default serializer
+	// of every alias, and an alias's own choice overrides it (see
+	// NewCaches). A Codec is used only by aliases with the native
+	// serializer: NewCaches fails if an alias with the pickle serializer
+	// would drop it.
 	Options *Options
 	// KeyFuncs resolves KEY_FUNCTION dotted paths to Go functions.
 	KeyFuncs map[string]KeyFunc
@@ -640,9 +750,43 @@ type Caches struct {
 }
 
 // NewCaches returns a handler for the aliases in s. It checks every alias
-// (backend, LOCATION, OPTIONS shapes) but opens none; a backend's own
-// parameters are checked when the alias is first used. As Django's system
-// check does, it requires a "default" alias.
+// (backend, LOCATION, OPTIONS shapes, serializer) but opens none; a
+// backend's own parameters are checked when the alias is first used. As
+// Django's system check does, it requires a "default" alias.
+//
+// An alias pasted from a Django application shares its entries with that
+// application, so its serializer is chosen as follows, the most specific
+// choice winning:
+//
+//  1. OPTIONS["SERIALIZER"] (django-redis's key; Django's RedisCache spells
+//     it "serializer"): "pickle" or "djcache" ([PickleSerializer] or
+//     [NativeSerializer]), or the Python classes that write Django's
+//     pickles, "django_redis.serializers.pickle.PickleSerializer" and
+//     "django.core.cache.backends.redis.RedisSerializer". Any other value,
+//     such as django-redis's JSON or msgpack serializers, is an error.
+//  2. The serializer parameter of a LOCATION URL (a Redis URL, or the URL
+//     of a BACKEND given as a djcache scheme).
+//  3. CachesOptions.Options.Serializer, if not empty.
+//  4. The default: pickle for Django's backends that other processes read
+//     (FileBasedCache, DatabaseCache, the memcached caches, RedisCache and
+//     django_redis's RedisCache), so that the Go service and the Django
+//     application read each other's entries; djcache's native serializer
+//     for LocMemCache (nothing outside the process can read it, so the
+//     faster native encoding loses nothing), DummyCache, and a BACKEND
+//     given as a djcache scheme.
+//
+// The URL of an alias (Caches.URL, the command-line tool) shows the
+// result: serializer=pickle for a pickle alias, no serializer parameter
+// for a native one. django-redis's OPTIONS["PICKLE_VERSION"] (an integer
+// from -1 to 5) is accepted and ignored: djcache writes pickle protocol 5,
+// which every Python from 3.8 on reads, and reads every protocol.
+// OPTIONS["COMPRESSOR"] is accepted only as
+// "django_redis.compressors.identity.IdentityCompressor", because djcache
+// neither reads nor writes compressed values. An alias whose serializer is
+// pickle while CachesOptions.Options.Codec is set is an error: pickle
+// encodes every value itself, so set OPTIONS "SERIALIZER": "djcache" in
+// that alias, or CachesOptions.Options.Serializer = NativeSerializer, to
+// keep the codec.
 func NewCaches(s *Settings, o *CachesOptions) (*Caches, error) {
 	if s == nil || len(s.Caches) == 0 {
 		return nil, errors.New("djcache: settings define no caches")

@@ -1,11 +1,19 @@
 package djcache_test
 
 import (
+	"bytes"
+	"compress/zlib"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/djcache/djcache"
 	_ "github.com/djcache/djcache/backends/db"
@@ -14,6 +22,7 @@ import (
 	_ "github.com/djcache/djcache/backends/locmem"
 	_ "github.com/djcache/djcache/backends/memcached"
 	_ "github.com/djcache/djcache/backends/redis"
+	"github.com/djcache/djcache/pickle"
 )
 
 func newCaches(t *testing.T, settings string) *djcache.Caches {
@@ -159,5 +168,98 @@ func TestCachesEveryDjangoBackend(t *testing.T) {
 		if c == nil {
 			t.Errorf("%s: nil cache", alias)
 		}
+	}
+}
+
+// TestCachesPickleFile pastes a FileBasedCache alias and checks that the
+// file it writes is the one Django writes: Django's file name, a pickled
+// expiry, then a zlib stream of the value's protocol-5 pickle. An alias
+// with OPTIONS SERIALIZER "djcache" and a LocMemCache alias keep djcache's
+// encoding.
+func TestCachesPickleFile(t *testing.T) {
+	dir := t.TempDir()
+	cs := newCaches(t, `{
+		"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": "`+dir+`/django"},
+		"native":  {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": "`+dir+`/native", "OPTIONS": {"SERIALIZER": "djcache"}},
+		"local":   {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pickle-file-local"}
+	}`)
+	defer cs.Close()
+	ctx := context.Background()
+	if u, _ := cs.URL("default"); u != "file://"+dir+"/django?serializer=pickle" {
+		t.Errorf("URL(default) = %s, want serializer=pickle", u)
+	}
+
+	// readFile returns the expiry and the value bytes of the entry under
+	// the made key ":1:greeting".
+	readFile := func(sub string) (exp any, value []byte) {
+		t.Helper()
+		sum := md5.Sum([]byte(":1:greeting"))
+		data, err := os.ReadFile(filepath.Join(dir, sub, hex.EncodeToString(sum[:])+".djcache"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(data, []byte{0x80, 0x05}) {
+			t.Fatalf("file starts % x, want a protocol-5 pickle of the expiry", data[:min(len(data), 4)])
+		}
+		rest, err := pickle.UnmarshalPrefix(data, &exp)
+		if err != nil {
+			t.Fatalf("expiry pickle: %v", err)
+		}
+		zr, err := zlib.NewReader(bytes.NewReader(rest))
+		if err != nil {
+			t.Fatalf("value is not a zlib stream: %v", err)
+		}
+		if value, err = io.ReadAll(zr); err != nil {
+			t.Fatal(err)
+		}
+		return exp, value
+	}
+
+	c, err := cs.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if err := c.Set(ctx, "greeting", "bar"); err != nil {
+		t.Fatal(err)
+	}
+	exp, value := readFile("django")
+	f, ok := exp.(float64)
+	if want := float64(before.Add(djcache.DefaultTimeout).Unix()); !ok || f < want-1 || f > want+5 {
+		t.Errorf("expiry = %v, want a float Unix time near %v", exp, want)
+	}
+	// pickle.dumps("bar", 5), as CPython (and Django) write it.
+	want := []byte{0x80, 0x05, 0x95, 0x07, 0, 0, 0, 0, 0, 0, 0, 0x8c, 0x03, 'b', 'a', 'r', 0x94, 0x2e}
+	if !bytes.Equal(value, want) {
+		t.Errorf("value bytes = % x, want pickle.dumps(\"bar\", 5) = % x", value, want)
+	}
+	var s string
+	if err := pickle.Unmarshal(value, &s); err != nil || s != "bar" {
+		t.Errorf("unpickled value = %q, %v", s, err)
+	}
+	if found, err := c.Get(ctx, "greeting", &s); err != nil || !found || s != "bar" {
+		t.Errorf("Get = %q, %v, %v", s, found, err)
+	}
+
+	native, err := cs.Cache("native")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := native.Set(ctx, "greeting", "bar"); err != nil {
+		t.Fatal(err)
+	}
+	if _, value := readFile("native"); bytes.HasPrefix(value, []byte{0x80}) || !bytes.HasSuffix(value, []byte("bar")) {
+		t.Errorf("native alias value bytes = % x, want djcache's tagged text", value)
+	}
+
+	local, err := cs.Cache("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := local.Set(ctx, "greeting", "bar"); err != nil {
+		t.Fatal(err)
+	}
+	if raw, found, err := local.Driver().Get(ctx, ":1:greeting"); err != nil || !found || bytes.HasPrefix(raw, []byte{0x80}) || !bytes.HasSuffix(raw, []byte("bar")) {
+		t.Errorf("locmem alias stored % x (found %v, %v), want djcache's tagged text", raw, found, err)
 	}
 }

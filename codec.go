@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"reflect"
 	"strconv"
+	"time"
 
 	"github.com/djcache/djcache/driver"
 	"github.com/djcache/djcache/pickle"
@@ -244,7 +245,10 @@ func (c *Cache) encodePickle(dst []byte, v any) ([]byte, error) {
 			if n.Has(driver.KindInt) {
 				return x.Append(dst, 10), nil
 			}
-		case bool, float64, nil:
+		case bool, float64, nil, time.Duration, pickle.Decimal:
+			// Pickled: Python's bool, float, None, and the types package
+			// pickle writes as Python objects (timedelta, Decimal) although
+			// their Go kinds are int64 and string.
 		default:
 			// Named and sized basic types (type Score int, int32, ...) are
 			// kept outside pickle as Python keeps their values (an int, a
@@ -364,7 +368,7 @@ func (c *Cache) decode(data []byte, dst any) error {
 		*d, ok = boolOf(kind, p)
 	case *any:
 		var v any
-		if v, ok = naturalOf(kind, p); ok {
+		if v, ok = naturalOf(kind, p, c.set.pickle); ok {
 			*d = v
 		}
 	default:
@@ -430,7 +434,7 @@ func (c *Cache) decodeReflect(kind driver.Kind, p []byte, dst any) error {
 		}
 	case reflect.Interface:
 		var v any
-		if v, ok = naturalOf(kind, p); ok && v != nil {
+		if v, ok = naturalOf(kind, p, c.set.pickle); ok && v != nil {
 			nv := reflect.ValueOf(v)
 			if ok = nv.Type().AssignableTo(rv.Type()); ok {
 				rv.Set(nv)
@@ -492,9 +496,10 @@ func boolOf(k driver.Kind, p []byte) (bool, bool) {
 }
 
 // naturalOf returns the Go value a kind decodes to in an *any: nil, int64
-// (uint64 above MaxInt64), string, []byte, float64 or bool. Values written by
-// other programs come back as []byte.
-func naturalOf(k driver.Kind, p []byte) (any, bool) {
+// (uint64 above MaxInt64, or with pyInts package pickle's *big.Int, as a
+// Python int beyond int64 decodes), string, []byte, float64 or bool. Values
+// written by other programs come back as []byte.
+func naturalOf(k driver.Kind, p []byte, pyInts bool) (any, bool) {
 	switch k {
 	case driver.KindNil:
 		return nil, true
@@ -502,7 +507,11 @@ func naturalOf(k driver.Kind, p []byte) (any, bool) {
 		if n, err := strconv.ParseInt(string(p), 10, 64); err == nil {
 			return n, true
 		}
-		if n, err := strconv.ParseUint(string(p), 10, 64); err == nil {
+		if pyInts {
+			// Skip uint64: with the pickle serializer an integer reads the
+			// same whether Redis or memcached kept it as text or another
+			// backend pickled it.
+		} else if n, err := strconv.ParseUint(string(p), 10, 64); err == nil {
 			return n, true
 		}
 		if n, ok := new(big.Int).SetString(string(p), 10); ok {

@@ -25,7 +25,11 @@
 //	TIMEOUT = "none"
 //	OPTIONS = { MAX_ENTRIES = 1000 }
 //
-// See djcache.ParseSettings for the meaning of each key.
+// See djcache.ParseSettings for the meaning of each key. As pasted, a
+// file, database, memcached or Redis cache reads and writes Django's
+// pickles, so that the Go service and the Django application share its
+// entries; OPTIONS SERIALIZER = "djcache" keeps djcache's own encoding for
+// one alias (djcache.NewCaches gives all the rules).
 package settings
 
 import (

@@ -73,7 +73,15 @@ var (
 	_ driver.DeleteManyDriver = (*Driver)(nil)
 	_ driver.HasDriver        = (*Driver)(nil)
 	_ driver.ExpiryReader     = (*Driver)(nil)
+	_ driver.Pickler          = (*Driver)(nil)
 )
+
+// UsePickle implements driver.Pickler. With the pickle serializer, exact
+// integers (Go's integer types and *big.Int) are stored as decimal text and
+// every other value, bool included, as a protocol-5 pickle: what Django's
+// RedisCache and django-redis store, so that either side reads the other's
+// values and INCRBY works on the counters of both.
+func (d *Driver) UsePickle() driver.Kinds { return driver.KindsOf(driver.KindInt) }
 
 // New returns a Driver over client, configured by o (nil means the
 // defaults). It does no I/O. Any go-redis client works: *goredis.Client
