@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/djcache/djcache/driver"
 	"github.com/djcache/djcache/pickle"
@@ -219,6 +220,12 @@ func (c *Cache) encodeReflect(dst []byte, v any) ([]byte, error) {
 // keeps outside pickle (driver.Pickler) as encode writes them, everything
 // else as the protocol-5 pickle CPython writes.
 func (c *Cache) encodePickle(dst []byte, v any) ([]byte, error) {
+	if s, ok := v.(string); ok && !utf8.ValidString(s) {
+		// Python's str cannot hold it: a bytes, which reads back into a
+		// Go string unchanged (as binary data does with the native
+		// serializer).
+		v = []byte(s)
+	}
 	if n := c.set.natives; n != 0 {
 		switch x := v.(type) {
 		case string:
@@ -330,6 +337,13 @@ func (c *Cache) decode(data []byte, dst any) error {
 	case driver.KindPickle:
 		// Whatever the cache's serializer, a pickle (Django's value) is
 		// read: decoding one never executes anything (package pickle).
+		if pickledNone(p) {
+			// A stored None is a hit that zeroes any destination, as a
+			// stored nil does (package pickle would refuse None for a
+			// string or a struct).
+			reflect.ValueOf(dst).Elem().SetZero()
+			return nil
+		}
 		if err := pickle.Unmarshal(p, dst); err != nil {
 			return &DecodeError{Stored: "pickle", Type: reflect.TypeOf(dst), Err: err}
 		}
@@ -378,6 +392,18 @@ func (c *Cache) decode(data []byte, dst any) error {
 		return &DecodeError{Stored: kind.String(), Type: reflect.TypeOf(dst)}
 	}
 	return nil
+}
+
+// pickledNone reports whether p is the pickle of None, as any protocol
+// writes it: an optional PROTO, an optional FRAME, NONE, STOP.
+func pickledNone(p []byte) bool {
+	if len(p) >= 2 && p[0] == 0x80 {
+		p = p[2:]
+	}
+	if len(p) >= 9 && p[0] == 0x95 {
+		p = p[9:]
+	}
+	return len(p) == 2 && p[0] == 'N' && p[1] == '.'
 }
 
 func (c *Cache) decodeCodec(p []byte, dst any) error {

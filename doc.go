@@ -152,6 +152,102 @@
 // ignored), so an option the backend does not know is an error that names
 // it. KEY_FUNCTION names a Go function given in [CachesOptions].KeyFuncs.
 //
+// # Sharing a cache with Django
+//
+// A Go service and a Django application can read and write the same cache
+// entries, on the same directory, database table, Redis or memcached
+// servers. Both sides need the same location, the same KEY_PREFIX and
+// VERSION, Django's default KEY_FUNCTION, and the pickle serializer on the
+// Go side, which stores values exactly as Django does. The simplest way to
+// get all of it is to give djcache Django's own CACHES setting:
+//
+//	# settings.py (Django)
+//	CACHES = {
+//	    "default": {
+//	        "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+//	        "LOCATION": ["10.0.0.1:11211", "10.0.0.2:11211"],
+//	        "KEY_PREFIX": "shop",
+//	        "VERSION": 2,
+//	    }
+//	}
+//
+//	// Go: the same dict, as JSON (or TOML or YAML with package settings)
+//	s, err := djcache.ParseSettings([]byte(`{"default": {
+//	    "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+//	    "LOCATION": ["10.0.0.1:11211", "10.0.0.2:11211"],
+//	    "KEY_PREFIX": "shop", "VERSION": 2}}`))
+//	caches, err := djcache.NewCaches(s, nil)
+//	c, err := caches.Default()
+//
+// For Django's file, database, memcached and Redis backends (and
+// django-redis), the settings choose the pickle serializer by themselves;
+// OPTIONS {"SERIALIZER": "djcache"} turns it off. With a URL, add
+// serializer=pickle and the same prefix and version:
+//
+//	djcache.Open("memcached://10.0.0.1:11211,10.0.0.2:11211?serializer=pickle&key_prefix=shop&version=2")
+//	djcache.Open("file:///var/cache/django?serializer=pickle")
+//	djcache.Open("postgres://app@db/app?table=my_cache_table&serializer=pickle")
+//	djcache.Open("redis://cache:6379/1?serializer=pickle")
+//
+// With the pickle serializer, values are written as each Django backend
+// writes them, byte for byte for the values the tests compare:
+//
+//	filebased, db   every value a protocol-5 pickle (Django's HIGHEST_PROTOCOL),
+//	                integers included, in Django's file and row formats
+//	redis           integers as decimal text (so INCRBY works), everything else,
+//	                bool included, a protocol-5 pickle
+//	memcached       pymemcache's flags: []byte flag 0, string flag 16 (UTF-8),
+//	                integers flag 2 (decimal), everything else flag 1 (a pickle)
+//
+// and every value Django writes is read, whichever serializer the cache
+// has (a pickle never executes anything; see package pickle for the type
+// mapping and the classes it accepts: datetime, date, time, timedelta,
+// timezone and Decimal, among others). A Django value of another class,
+// such as a model instance or an HttpResponse from the page cache, is a
+// [*DecodeError] naming the class, not a miss.
+//
+// Python's types map to Go's as package pickle documents: None is nil,
+// int is int64 (or *big.Int beyond 64 bits), float is float64, str is
+// string, bytes is []byte, list is []any, tuple is pickle.Tuple, dict is
+// map[string]any (or map[any]any for other keys), set is pickle.Set,
+// datetime is time.Time, and Decimal is pickle.Decimal. Get into a typed
+// destination converts: a dict into a struct or a map[string]T, a list into
+// a []T, an int into any Go integer that holds it; a mismatch is an error
+// naming the Python and the Go type. Structs are written as dicts of their
+// fields, with the json or pickle tag names.
+//
+// Incr works on counters written by either side, atomically on djcache's
+// side (Django's file and database incr is a read and a write, so a Django
+// incr racing a djcache Incr can lose one of the two). Django's file and
+// database incr also resets the entry's timeout; djcache's keeps it.
+// Integers beyond 64 bits are read, but Incr on them fails with
+// [ErrOverflow].
+//
+// What to keep in mind, backend by backend:
+//
+//   - Files: both processes need read and write access to the directory
+//     (Django creates it with mode 0700: run both as the same user).
+//   - Databases: Django's table works on SQLite and PostgreSQL. On MySQL and
+//     MariaDB, Django's table compares keys case-insensitively, which
+//     djcache refuses; make the table with "djcache createcachetable" (a
+//     binary collation, which Django uses as it is) or alter it as the error
+//     says. Expiry times are stored in UTC, as Django does with USE_TZ =
+//     True; a Django project with USE_TZ = False stores local time, so give
+//     djcache that time zone (db.Options.Location, or loc= on MySQL).
+//   - Redis: Django's RedisCache (Django 4.0 and later) and django-redis with
+//     its default pickle serializer and no compressor. django-redis writes
+//     pickle protocol 4 and Django protocol 5; both read both.
+//   - Memcached: PyMemcacheCache, with the servers written alike on both
+//     sides ("localhost:11211" and "127.0.0.1:11211" hash differently);
+//     pymemcache's hashing puts every key on the server djcache picks.
+//     PyLibMCCache spreads keys its own way and cannot share.
+//   - Clear: djcache's Clear removes this cache's keys only; Django's clear
+//     flushes the whole Redis database or memcached server, djcache's entries
+//     included.
+//
+// Package interop holds the end-to-end tests: Django 3.2 and djcache write
+// and read the same entries on every one of these backends, both ways.
+//
 // # Backends
 //
 //	locmem://NAME                      backends/locmem     LocMemCache: this process's memory

@@ -13,16 +13,19 @@
 // newcomer, of what Django does and why it matters; a failing case prints
 // its explanation.
 //
-// # Fast path and fallback
+// # Fast path, fallback and pickle
 //
-// Every case runs twice: under "fast/" against the driver as the Harness
+// Every case runs three times: under "fast/" against the driver as the Harness
 // made it, and under "fallback/" against a wrapper that hides the driver's
 // optional interfaces (driver.GetManyDriver, driver.SetManyDriver,
 // driver.DeleteManyDriver, driver.HasDriver, driver.GetSharedDriver) so that
 // package djcache takes its generic fallbacks. The wrapper still forwards the
 // capabilities driver.KeyChecker and driver.ExpiryReader, which change
 // behaviour rather than speed. Both runs must pass: an optional interface
-// may make a call faster, never different.
+// may make a call faster, never different. The third run, "pickle/", opens
+// every cache with djcache.PickleSerializer (unless the case sets a Codec):
+// the values are then stored as Django stores them, and every semantic
+// rule must hold as with djcache's own encoding.
 //
 // # Exemptions
 //
@@ -106,12 +109,20 @@ const (
 	// at 0 and its incr refuses a stored "-7" (SPEC: "Document backend
 	// limits (memcached floors at 0)").
 	NegativeCounters Feature = "NegativeCounters"
+
+	// PickledTextIsNotACounter is Incr refusing, with the pickle
+	// serializer, a string or []byte whose text is a number ("12"), as it
+	// does with djcache's own serializer. Memcached cannot: to be read by
+	// Django, such a value must keep pymemcache's text or bytes flags, and
+	// memcached's incr then counts it, as it does for Django.
+	PickledTextIsNotACounter Feature = "PickledTextIsNotACounter"
 )
 
 // featureReasons are the documented reasons printed when a case is skipped.
 var featureReasons = map[Feature]string{
-	Storage:          "the backend stores nothing (Django's DummyCache)",
-	NegativeCounters: "the backend's counters are unsigned and Decr stops at 0 (memcached)",
+	Storage:                  "the backend stores nothing (Django's DummyCache)",
+	NegativeCounters:         "the backend's counters are unsigned and Decr stops at 0 (memcached)",
+	PickledTextIsNotACounter: "with the pickle serializer the backend stores numeric text as Django does, and its incr counts it (memcached)",
 }
 
 // Options tunes the suite to a backend's documented limits. A nil *Options
@@ -170,11 +181,15 @@ func normalize(o *Options) (*Options, error) {
 type mode struct {
 	name string
 	wrap func(driver.Driver) driver.Driver
+	// pickle opens the mode's caches with the pickle serializer (unless a
+	// case sets a Codec), as a Cache that shares its backend with Django.
+	pickle bool
 }
 
 var modes = []mode{
-	{"fast", func(d driver.Driver) driver.Driver { return d }},
-	{"fallback", hideOptional},
+	{name: "fast", wrap: func(d driver.Driver) driver.Driver { return d }},
+	{name: "fallback", wrap: hideOptional},
+	{name: "pickle", wrap: func(d driver.Driver) driver.Driver { return d }, pickle: true},
 }
 
 // The fallback wrappers. Each embeds the driver, so only the methods of
@@ -234,8 +249,9 @@ type testCase struct {
 
 // RunConformanceTests runs the suite: every case of the conformance table,
 // each as a subtest with its own Harness, as "fast/NAME" against the driver
-// as made and as "fallback/NAME" against a wrapper that hides its optional
-// interfaces (see the package documentation). The cases run concurrently,
+// as made, as "fallback/NAME" against a wrapper that hides its optional
+// interfaces, and as "pickle/NAME" with the pickle serializer (see the
+// package documentation). The cases run concurrently,
 // 16 at a time, or as many as go test's -parallel flag says when it is
 // given (-parallel 1 runs them one by one). opts (nil means none) declares
 // the backend's limits.
@@ -343,9 +359,18 @@ func (e *env) driver(t *testing.T) driver.Driver {
 	return e.mode.wrap(d)
 }
 
-// cacheOn returns djcache.New(d, o), closed when the case ends.
+// cacheOn returns djcache.New(d, o), closed when the case ends. In the
+// pickle mode, o gets the pickle serializer unless it sets a Codec.
 func (e *env) cacheOn(t *testing.T, d driver.Driver, o *djcache.Options) *djcache.Cache {
 	t.Helper()
+	if e.mode.pickle && (o == nil || o.Codec == nil) {
+		po := djcache.Options{}
+		if o != nil {
+			po = *o
+		}
+		po.Serializer = djcache.PickleSerializer
+		o = &po
+	}
 	c, err := djcache.New(d, o)
 	if err != nil {
 		d.Close()

@@ -333,6 +333,14 @@ func (s *side) djangoWrites(t *testing.T) {
 	if tm, _, err := djcache.Get[time.Time](ctx, s.c, s.key("dj-datetime_utc")); !tm.Equal(want) || err != nil {
 		t.Errorf("Get[time.Time] of Django's aware datetime = %v, %v; want %v", tm, err, want)
 	}
+	// A class outside package pickle's allow-list is an error that names
+	// it, not a miss and not garbage.
+	s.django.one(t, op{"op": "set_fraction", "key": s.key("dj-fraction")})
+	var x any
+	var de *djcache.DecodeError
+	if found, err := s.c.Get(ctx, s.key("dj-fraction"), &x); !errors.As(err, &de) || !strings.Contains(err.Error(), "fractions.Fraction") {
+		t.Errorf("Get of Django's Fraction(1, 3) = %v, %v, %v; want a DecodeError naming fractions.Fraction", x, found, err)
+	}
 	if n, _, err := djcache.Get[int](ctx, s.c, s.key("dj-str")); err == nil || !strings.Contains(err.Error(), "str") || !strings.Contains(err.Error(), "int") {
 		t.Errorf("Get[int] of Django's 'bar' = %d, %v; want an error naming Python's str and Go's int", n, err)
 	}

@@ -55,7 +55,14 @@ func (d *decoder) call(f any, args []any, newobj bool) (any, error) {
 		case int64:
 			return Decimal(fmt.Sprint(x)), nil
 		case *big.Int:
-			return Decimal(x.String()), nil
+			// Writing a huge int in decimal costs more than linear time:
+			// Python's limit on int-to-str conversion bounds it.
+			if x.BitLen() <= 4*maxIntDigits {
+				if s := x.String(); len(strings.TrimPrefix(s, "-")) <= maxIntDigits {
+					return Decimal(s), nil
+				}
+			}
+			return nil, d.errorf("decimal.Decimal of an int with more than %d digits is not supported", maxIntDigits)
 		}
 		return bad()
 	case clsSet, clsFrozenSet:
@@ -79,8 +86,15 @@ func (d *decoder) call(f any, args []any, newobj bool) (any, error) {
 		default:
 			return bad()
 		}
+		if err := d.spend(8 * len(items)); err != nil {
+			return nil, err
+		}
 		if err := d.addItems(sn, items); err != nil {
 			return nil, err
+		}
+		// The items are now reached from both containers.
+		for _, it := range items {
+			markShared(it)
 		}
 		return sn, nil
 	case clsBytes, clsByteArray:
@@ -179,6 +193,9 @@ func (d *decoder) encodeStr(s string, enc any, array bool, bad func() (any, erro
 	name, ok := enc.(string)
 	if !ok {
 		return bad()
+	}
+	if err := d.spend(len(s)); err != nil {
+		return nil, err
 	}
 	switch strings.ReplaceAll(strings.ReplaceAll(strings.ToLower(name), "-", ""), "_", "") {
 	case "latin1", "iso88591", "l1":

@@ -3,7 +3,9 @@ package pickle
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
+	"math/bits"
 	"reflect"
 	"strconv"
 	"strings"
@@ -26,8 +28,20 @@ var (
 
 // converter turns the decoder's graph into Go values. A container reached
 // more than once (through the memo) is converted once per destination type
-// and shared, so memo references cannot blow up the output.
-type converter struct{}
+// and shared, so memo references cannot blow up the output; what is copied
+// each time it is reached (a str into a []byte, an int into a big.Int) is
+// charged to copies.
+type converter struct {
+	copies copyBudget
+}
+
+// spend charges n copied bytes to the budget.
+func (c *converter) spend(n int) error {
+	if !c.copies.spend(n) {
+		return errCopyLimit
+	}
+	return nil
+}
 
 // enterNode runs fill for a container node, reusing the result for nodes
 // reached more than once and detecting cycles.
@@ -37,8 +51,8 @@ func enterNode[T any](n node, fill func() (T, error)) (T, error) {
 	if !cc.shared {
 		return fill()
 	}
-	if cc.natDone {
-		return cc.nat.(T), nil
+	if cc.done != nil && cc.done.natDone {
+		return cc.done.nat.(T), nil
 	}
 	if cc.busy {
 		return zero, errCycle
@@ -49,7 +63,7 @@ func enterNode[T any](n node, fill func() (T, error)) (T, error) {
 	if err != nil {
 		return zero, err
 	}
-	cc.nat, cc.natDone = v, true
+	cc.kept().nat, cc.kept().natDone = v, true
 	return v, nil
 }
 
@@ -60,7 +74,7 @@ func (c *converter) natural(v any, depth int) (any, error) {
 	}
 	switch x := v.(type) {
 	case *bytesVal:
-		return cloneBytes(x.b), nil
+		return c.bytes(x)
 	case *zoneVal:
 		return x.location(), nil
 	case *classVal:
@@ -119,6 +133,19 @@ func cloneBytes(b []byte) []byte {
 	return out
 }
 
+// bytes returns the Go copy of a bytes or bytearray object, made once:
+// references to the object through the memo share it, as they share
+// containers.
+func (c *converter) bytes(x *bytesVal) ([]byte, error) {
+	if x.out == nil {
+		if err := c.spend(len(x.b)); err != nil {
+			return nil, err
+		}
+		x.out = cloneBytes(x.b)
+	}
+	return x.out, nil
+}
+
 // naturalDict returns a map[string]any when every key is a str (an empty
 // dict included), else a map[any]any.
 func (c *converter) naturalDict(x *dictNode, depth int) (any, error) {
@@ -155,28 +182,49 @@ func (c *converter) naturalDict(x *dictNode, depth int) (any, error) {
 	return m, nil
 }
 
+// keyBudget tracks one dict key or set element in naturalKey: the values
+// it may still hold, and the deepest level it reaches.
+type keyBudget struct {
+	left, deepest int
+}
+
+var errKeyTooLarge = fmt.Errorf("pickle: a dict key or set element holding more than %d values cannot be a key of a Go map[any]any; decode into a typed map", maxKeyNodes)
+
 // naturalKey returns a comparable Go value for a dict key or set element:
-// tuples become arrays ([n]any). budget counts the values left for the key
-// (nil at the top).
-func (c *converter) naturalKey(v any, depth int, budget *int) (any, error) {
+// tuples become arrays ([n]any). kb is nil at the top. A tuple's array is
+// made once and reused if the tuple is shared (with its size and height
+// counted again), so memo references to it cost no more allocations.
+func (c *converter) naturalKey(v any, depth int, kb *keyBudget) (any, error) {
 	if depth > maxDepth {
 		return nil, errTooDeepData
 	}
-	if budget == nil {
-		n := maxKeyNodes
-		budget = &n
+	if kb == nil {
+		kb = &keyBudget{left: maxKeyNodes}
 	}
-	if *budget--; *budget < 0 {
-		return nil, fmt.Errorf("pickle: a dict key or set element holding more than %d values cannot be a key of a Go map[any]any; decode into a typed map", maxKeyNodes)
-	}
+	kb.deepest = max(kb.deepest, depth)
 	switch x := v.(type) {
 	case *tupleNode:
+		if k := x.done; k != nil && k.key != nil {
+			if depth+k.keyHeight > maxDepth {
+				return nil, errTooDeepData
+			}
+			if kb.left -= k.keyNodes; kb.left < 0 {
+				return nil, errKeyTooLarge
+			}
+			kb.deepest = max(kb.deepest, depth+k.keyHeight)
+			return k.key, nil
+		}
+		if kb.left--; kb.left < 0 {
+			return nil, errKeyTooLarge
+		}
 		if len(x.items) > maxKeyTuple {
 			return nil, fmt.Errorf("pickle: a tuple of %d items as a dict key or set element (more than %d) cannot be a key of a Go map[any]any; decode into a typed map", len(x.items), maxKeyTuple)
 		}
+		left, outer := kb.left, kb.deepest
+		kb.deepest = depth
 		arr := reflect.New(reflect.ArrayOf(len(x.items), anyType)).Elem()
 		for i, it := range x.items {
-			k, err := c.naturalKey(it, depth+1, budget)
+			k, err := c.naturalKey(it, depth+1, kb)
 			if err != nil {
 				return nil, err
 			}
@@ -184,9 +232,18 @@ func (c *converter) naturalKey(v any, depth int, budget *int) (any, error) {
 				arr.Index(i).Set(reflect.ValueOf(k))
 			}
 		}
-		return arr.Interface(), nil
+		key, height := arr.Interface(), kb.deepest-depth
+		kb.deepest = max(kb.deepest, outer)
+		if x.shared {
+			k := x.kept()
+			k.key, k.keyNodes, k.keyHeight = key, 1+left-kb.left, height
+		}
+		return key, nil
 	case *bytesVal, *setNode, *listNode, *dictNode:
 		return nil, fmt.Errorf("pickle: a Python %s as a dict key or set element cannot be a key of a Go map[any]any or Set; decode into a typed map (for example map[string]T)", pyType(v))
+	}
+	if kb.left--; kb.left < 0 {
+		return nil, errKeyTooLarge
 	}
 	return c.natural(v, depth)
 }
@@ -212,10 +269,12 @@ func (c *converter) intoCached(v any, rv reflect.Value, fill func() error) error
 	}
 	cc := n.cache()
 	t := rv.Type()
-	for _, tc := range cc.typed {
-		if tc.t == t {
-			rv.Set(tc.v)
-			return nil
+	if cc.done != nil {
+		for _, tc := range cc.done.typed {
+			if tc.t == t {
+				rv.Set(tc.v)
+				return nil
+			}
 		}
 	}
 	if cc.busy {
@@ -229,7 +288,7 @@ func (c *converter) intoCached(v any, rv reflect.Value, fill func() error) error
 	}
 	cp := reflect.New(t).Elem()
 	cp.Set(rv)
-	cc.typed = append(cc.typed, typedConv{t, cp})
+	cc.kept().typed = append(cc.kept().typed, typedConv{t, cp})
 	return nil
 }
 
@@ -261,6 +320,9 @@ func (c *converter) into(v any, rv reflect.Value, depth int) error {
 		case int64:
 			rv.Addr().Interface().(*big.Int).SetInt64(x)
 		case *big.Int:
+			if err := c.spend(len(x.Bits()) * bits.UintSize / 8); err != nil {
+				return err
+			}
 			rv.Addr().Interface().(*big.Int).Set(x)
 		default:
 			return c.typeErr(v, t, "")
@@ -335,7 +397,7 @@ func (c *converter) into(v any, rv reflect.Value, depth int) error {
 			rv.SetInt(x)
 			return nil
 		case *big.Int:
-			return c.typeErr(v, t, x.String()+" overflows it")
+			return c.typeErr(v, t, intRepr(x)+" overflows it")
 		}
 		return c.typeErr(v, t, "")
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
@@ -348,7 +410,7 @@ func (c *converter) into(v any, rv reflect.Value, depth int) error {
 			return nil
 		case *big.Int:
 			if x.Sign() < 0 || !x.IsUint64() || rv.OverflowUint(x.Uint64()) {
-				return c.typeErr(v, t, x.String()+" overflows it")
+				return c.typeErr(v, t, intRepr(x)+" overflows it")
 			}
 			rv.SetUint(x.Uint64())
 			return nil
@@ -362,7 +424,14 @@ func (c *converter) into(v any, rv reflect.Value, depth int) error {
 		case int64:
 			f = float64(x)
 		case *big.Int:
-			f, _ = new(big.Float).SetInt(x).Float64()
+			// Like Python's float(int), an int too large for the float
+			// kind is an error rather than infinity.
+			if x.BitLen() <= 1024 {
+				f, _ = new(big.Float).SetInt(x).Float64()
+			}
+			if x.BitLen() > 1024 || math.IsInf(f, 0) || rv.OverflowFloat(f) {
+				return c.typeErr(v, t, intRepr(x)+" overflows it")
+			}
 		default:
 			return c.typeErr(v, t, "")
 		}
@@ -377,6 +446,9 @@ func (c *converter) into(v any, rv reflect.Value, depth int) error {
 			rv.SetString(x)
 			return nil
 		case *bytesVal:
+			if err := c.spend(len(x.b)); err != nil {
+				return err
+			}
 			rv.SetString(string(x.b))
 			return nil
 		}
@@ -389,9 +461,16 @@ func (c *converter) into(v any, rv reflect.Value, depth int) error {
 		if t.Elem().Kind() == reflect.Uint8 {
 			switch x := v.(type) {
 			case *bytesVal:
-				rv.Set(reflect.ValueOf(cloneBytes(x.b)).Convert(t))
+				b, err := c.bytes(x)
+				if err != nil {
+					return err
+				}
+				rv.Set(reflect.ValueOf(b).Convert(t))
 				return nil
 			case string:
+				if err := c.spend(len(x)); err != nil {
+					return err
+				}
 				rv.Set(reflect.ValueOf([]byte(x)).Convert(t))
 				return nil
 			}
@@ -512,8 +591,15 @@ func (c *converter) mapKey(k any, kt reflect.Type, depth int) (reflect.Value, er
 		kv.Set(nv)
 		return kv, nil
 	}
-	err := c.into(k, kv, depth+1)
-	return kv, err
+	if err := c.into(k, kv, depth+1); err != nil {
+		return kv, err
+	}
+	if !kv.Comparable() {
+		// An array or struct key holding a slice or map (a tuple decoded
+		// into [2]any, say) would make the map insertion panic.
+		return kv, c.typeErr(k, kt, "a map key that holds an uncomparable Go value")
+	}
+	return kv, nil
 }
 
 func (c *converter) intoMap(x *dictNode, rv reflect.Value, depth int) error {
@@ -532,6 +618,18 @@ func (c *converter) intoMap(x *dictNode, rv reflect.Value, depth int) error {
 	}
 	rv.Set(m)
 	return nil
+}
+
+// intRepr formats an int for an error message, without the digits of a
+// huge one (converting it to decimal would cost more than linear time).
+func intRepr(x *big.Int) string {
+	switch {
+	case x.BitLen() <= 256:
+		return x.String()
+	case x.Sign() < 0:
+		return fmt.Sprintf("a negative int of %d bits", x.BitLen())
+	}
+	return fmt.Sprintf("an int of %d bits", x.BitLen())
 }
 
 func keyRepr(k any) string {

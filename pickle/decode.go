@@ -41,12 +41,12 @@ func UnmarshalPrefix(data []byte, v any) (rest []byte, err error) {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return nil, &InvalidUnmarshalError{reflect.TypeOf(v)}
 	}
-	d := decoder{data: data}
+	d := decoder{data: data, copies: newCopyBudget(len(data))}
 	val, err := d.run()
 	if err != nil {
 		return nil, err
 	}
-	var c converter
+	c := converter{copies: d.copies}
 	if p, ok := v.(*any); ok {
 		nat, err := c.natural(val, 0)
 		if err != nil {
@@ -66,11 +66,22 @@ func UnmarshalPrefix(data []byte, v any) (rest []byte, err error) {
 // appended), then the converter turns it into Go values.
 
 type convCache struct {
-	shared  bool // reached more than once (memo get or DUP)
-	busy    bool // being converted: a second visit is a cycle
+	shared bool      // reached more than once (memo get or DUP)
+	busy   bool      // being converted: a second visit is a cycle
+	done   *convDone // conversions kept for reuse (shared nodes only)
+}
+
+// convDone holds the conversions of a shared node, apart from the node so
+// that the many nodes reached once stay small.
+type convDone struct {
 	natDone bool
 	nat     any
 	typed   []typedConv
+
+	// Tuples: the array naturalKey made, the values it holds (nested
+	// tuples included) and its nesting height.
+	key                 any
+	keyNodes, keyHeight int
 }
 
 type typedConv struct {
@@ -79,6 +90,14 @@ type typedConv struct {
 }
 
 func (c *convCache) cache() *convCache { return c }
+
+// kept returns the conversions kept for the node, allocating them.
+func (c *convCache) kept() *convDone {
+	if c.done == nil {
+		c.done = new(convDone)
+	}
+	return c.done
+}
 
 type node interface{ cache() *convCache }
 
@@ -105,10 +124,11 @@ type setNode struct {
 }
 
 // bytesVal is a bytes or bytearray object. b aliases the input; the
-// converter copies it.
+// converter copies it once, into out.
 type bytesVal struct {
 	b     []byte
 	array bool
+	out   []byte
 }
 
 // zoneVal is a tzinfo object.
@@ -310,6 +330,37 @@ type decoder struct {
 	marks   []int
 	memo    []any          // dense memo: keys 0..len-1
 	memoMap map[uint64]any // sparse memo, once a key breaks density
+	copies  copyBudget
+}
+
+// copyBudget bounds what decoding copies on top of the objects the input
+// describes: bytes of str, bytes and int data, and 8 per item copied from
+// one container into another. Memo references share objects, but
+// set(x), str.encode(...) and conversions such as str into []byte copy
+// their argument each time it is reached. The budget is 8 bytes per input
+// byte plus 1 MiB, so what Unmarshal allocates stays proportional to the
+// input.
+type copyBudget int
+
+func newCopyBudget(inputLen int) copyBudget { return copyBudget(8*inputLen + 1<<20) }
+
+// spend reports whether n more bytes may be copied, and charges them.
+func (b *copyBudget) spend(n int) bool {
+	if n > int(*b) {
+		return false
+	}
+	*b -= copyBudget(n)
+	return true
+}
+
+var errCopyLimit = errors.New("pickle: decoding would copy more than 8 times the input size (a str, bytes, int or container reached many times through the memo)")
+
+// spend charges n copied bytes to the budget.
+func (d *decoder) spend(n int) error {
+	if !d.copies.spend(n) {
+		return &decodeError{msg: opName(d.op) + " would copy more than 8 times the input size (an object reached many times through the memo)", offset: d.opPos, err: errCopyLimit}
+	}
+	return nil
 }
 
 type decodeError struct {

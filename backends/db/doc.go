@@ -26,8 +26,11 @@
 // standard base64 (with padding) of djcache's encoded value bytes, and
 // expires, indexed as "<table>_expires". A table made by Django's
 // createcachetable works with djcache and the reverse, and both can use it
-// at once; Django reads the values djcache writes once djcache encodes them
-// as pickles (djcache reads Django's pickles as raw bytes meanwhile).
+// at once. With the pickle serializer (URL serializer=pickle, or a pasted
+// Django CACHES) the values are the protocol-5 pickles Django writes,
+// integers included, and Django reads every value djcache writes; djcache
+// reads Django's pickles whatever its serializer. See "Sharing a cache with
+// Django" in package djcache.
 //
 // Django's createcachetable is [Driver.CreateTable] (the CLI's "djcache
 // createcachetable"), [Driver.CreateTableSQL] for its --dry-run and

@@ -25,8 +25,11 @@
 // expires) immediately followed by a zlib stream of the value bytes.
 // Readers stop at the end of the zlib stream, so the stale bytes that
 // Django's touch leaves after it are ignored. The value bytes are
-// djcache's encoding (see package driver); with a pickle codec they are
-// the pickles Django stores.
+// djcache's encoding (see package driver), or, with the pickle serializer
+// (URL serializer=pickle, or a pasted Django CACHES), the protocol-5
+// pickles Django stores, integers included; Django's pickles are read
+// whatever the serializer. See "Sharing a cache with Django" in package
+// djcache.
 //
 // The directory, and every missing level above it, is created with mode
 // 0700 by the first write (New does no I/O), and again by any write after

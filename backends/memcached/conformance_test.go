@@ -10,9 +10,11 @@ import (
 )
 
 // kitOptions are memcached's documented limits: unsigned counters that stop
-// at 0, whole-second expiry, and values up to DefaultMaxValueSize bytes.
+// at 0, numeric text that memcached's incr counts under the pickle
+// serializer (stored as Django stores it), whole-second expiry, and values
+// up to DefaultMaxValueSize bytes.
 var kitOptions = &djcachetest.Options{
-	Unsupported:      []djcachetest.Feature{djcachetest.NegativeCounters},
+	Unsupported:      []djcachetest.Feature{djcachetest.NegativeCounters, djcachetest.PickledTextIsNotACounter},
 	MaxValueSize:     memcached.DefaultMaxValueSize,
 	ExpiryResolution: time.Second,
 }

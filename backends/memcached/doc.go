@@ -60,24 +60,33 @@
 // # Values
 //
 // Values are stored with pymemcache's flags, so that Django reads what
-// djcache writes and djcache reads what Django writes:
+// djcache writes and djcache reads what Django writes. With the pickle
+// serializer (URL serializer=pickle, or a pasted Django CACHES; see
+// "Sharing a cache with Django" in package djcache) every value is stored
+// exactly as Django's PyMemcacheCache stores it:
 //
 //	string          flag 16 (FlagText), UTF-8
 //	[]byte          flag 0 (FlagBytes), as is
 //	integers        flag 2 (FlagInteger), decimal text
+//	anything else   flag 1 (FlagPickle), a protocol-5 pickle
+//
+// With djcache's own serializer (the default for a URL), strings, []byte
+// and integers are stored the same way, and
+//
 //	bool, nil       flag 1 (FlagPickle), the pickles of True, False, None
 //	float           flag 1, the pickle of a Python float (exact: 8 bytes)
 //	codec values    flag 256 (FlagCodec), the codec's bytes
 //	other           flag 512 (FlagEncoded), djcache's encoded bytes
 //
 // Django reads the last two as raw bytes. On reading, flag 4 is an integer
-// too, flag 1 a pickle (None, True, False and floats are recognized; other
-// pickles reach djcache as Python pickles, which it decodes only with a
-// pickle codec), and unknown flags raw bytes. One exception keeps Incr honest: a string, []byte or codec
-// value that memcached's incr would take for a number ("12", " 7 apples")
-// is stored with FlagEncoded, so Incr on it fails with ErrNotInteger
-// instead of rewriting it; Django reads such a value as bytes, with
-// djcache's kind byte first.
+// too, flag 1 a pickle (decoded by package pickle, whatever the
+// serializer), and unknown flags raw bytes. With djcache's own serializer
+// one exception keeps Incr honest: a string, []byte or codec value that
+// memcached's incr would take for a number ("12", " 7 apples") is stored
+// with FlagEncoded, so Incr on it fails with ErrNotInteger instead of
+// rewriting it; Django reads such a value as bytes, with djcache's kind
+// byte first. With the pickle serializer such values keep Django's flags,
+// and memcached's incr counts them, as it does for Django.
 //
 // # Expiry
 //

@@ -53,7 +53,11 @@
 // Keys are djcache's made keys ("prefix:version:key", as Django makes them)
 // and values djcache's encoded bytes; integers are plain decimal text, so
 // Django's RedisCache and django-redis read them as numbers and INCRBY works
-// on them. Each call is one round trip:
+// on them. With the pickle serializer (URL serializer=pickle, or a pasted
+// Django CACHES) every other value, bool included, is the protocol-5 pickle
+// Django writes, so the two share entries both ways; djcache reads
+// Django's and django-redis's pickles whatever its serializer (see "Sharing
+// a cache with Django" in package djcache). Each call is one round trip:
 //
 //   - Get: GET. Has: EXISTS. Delete: DEL.
 //   - Set: SET key value PX ms (milliseconds, rounded up); with Forever a
