@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -207,9 +208,16 @@ func TestDecodeForeignAndPickle(t *testing.T) {
 	if err := c.decode([]byte("written by another program"), &s); err != nil || s != "written by another program" {
 		t.Errorf("foreign value into *string = %q, %v", s, err)
 	}
+	// A pickle (Django's value) is read whatever the serializer.
+	if err := c.decode([]byte("\x80\x05\x95\x07\x00\x00\x00\x00\x00\x00\x00\x8c\x03bar\x94."), &s); err != nil || s != "bar" {
+		t.Errorf("pickled 'bar' with the native serializer = %q, %v", s, err)
+	}
+	// A pickle that names a class outside package pickle's allow-list is
+	// a DecodeError, and nothing runs: pickle.dumps(os.system) + REDUCE.
 	var de *DecodeError
-	if err := c.decode([]byte("\x80\x05N."), &s); !errors.As(err, &de) || de.Stored != "pickle" {
-		t.Errorf("pickle without a pickle codec: err = %v, want a DecodeError naming pickle", err)
+	evil := []byte("\x80\x05\x95\x1a\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x94\x8c\x06system\x94\x93\x94\x8c\x02id\x94\x85\x94R\x94.")
+	if err := c.decode(evil, &s); !errors.As(err, &de) || de.Stored != "pickle" || !strings.Contains(err.Error(), "os.system") {
+		t.Errorf("pickle of os.system: err = %v, want a DecodeError naming pickle and os.system", err)
 	}
 }
 
