@@ -2,6 +2,7 @@ package djcache
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,14 +21,27 @@ import (
 // DEFAULT_CACHE_ALIAS).
 const DefaultAlias = "default"
 
-// Settings are Django's cache settings: the CACHES dict, and the DATABASES
-// dict that the database backend takes its connection from.
+// Settings are Django's cache settings: the CACHES dict, and for the
+// database backend the DATABASES dict it takes its connection from and the
+// USE_TZ and TIME_ZONE settings that decide how it stores expiry times.
 type Settings struct {
 	// Caches is Django's CACHES: alias -> settings.
 	Caches map[string]CacheSettings
 	// Databases is Django's DATABASES, for DatabaseCache aliases.
 	Databases map[string]DatabaseSettings
+	// UseTZ is Django's USE_TZ. Nil (left out) means true, as in every
+	// project made by startproject and by default from Django 5.0 on: the
+	// database backend's naive times are UTC. False: they are TimeZone's
+	// local times (see ParseSettings).
+	UseTZ *bool
+	// TimeZone is Django's TIME_ZONE, used with UseTZ false: an IANA name,
+	// "UTC", or "Local" for the machine's zone. "" means Django's default,
+	// "America/Chicago".
+	TimeZone string
 }
+
+// djangoDefaultTimeZone is the TIME_ZONE of Django's global settings.
+const djangoDefaultTimeZone = "America/Chicago"
 
 // CacheSettings is one alias of Django's CACHES.
 type CacheSettings struct {
@@ -64,6 +78,11 @@ type CacheSettings struct {
 // DatabaseCache needs it.
 type DatabaseSettings struct {
 	Engine, Name, User, Password, Host, Port string
+	// TimeZone is the database's TIME_ZONE: with USE_TZ true, the zone of
+	// the naive datetimes Django stores in a database without time zone
+	// support (SQLite, MySQL; on PostgreSQL, Django's session zone). ""
+	// (left out or null) means UTC.
+	TimeZone string
 	// Options is the database's OPTIONS, passed to the database backend as
 	// URL parameters.
 	Options map[string]any
@@ -73,9 +92,31 @@ type DatabaseSettings struct {
 //
 //	{"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 //
-// or an object with CACHES and, for database caches, DATABASES:
+// or an object with CACHES and, for database caches, DATABASES, USE_TZ and
+// TIME_ZONE:
 //
-//	{"CACHES": {…}, "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/db.sqlite3"}}}
+//	{"CACHES": {…}, "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/db.sqlite3"}},
+//	 "USE_TZ": false, "TIME_ZONE": "Europe/Paris"}
+//
+// USE_TZ (a boolean) and TIME_ZONE (a string) matter to DatabaseCache
+// aliases only, whose expires column Django fills with naive times on
+// SQLite and MySQL: UTC with USE_TZ true, local times with USE_TZ false.
+// With "USE_TZ": false, every DatabaseCache alias's URL gets the db
+// backend's django_time_zone=TIME_ZONE (TIME_ZONE defaulting to Django's
+// "America/Chicago"; null, the machine's zone, is "Local"). USE_TZ true or
+// left out changes nothing, except that a DATABASES entry's own TIME_ZONE
+// (the zone of the naive datetimes Django stores in a database without
+// time zone support when USE_TZ is true) becomes django_time_zone for the
+// caches on that database; with USE_TZ false it is ignored (Django
+// refuses it). Django 3.2 still wrote the cache's expiry times in UTC
+// whatever the database's TIME_ZONE (which its own get then read in the
+// database's zone); newer releases write them in the database's zone. An
+// alias's OPTIONS "django_time_zone" (Django ignores it) overrides both.
+// Django's
+// local time is TIME_ZONE only in a process whose TZ environment variable
+// is TIME_ZONE, which Django sets when it loads a settings module but not
+// under settings.configure(); see package backends/db, "Expiry and time
+// zones". TIME_ZONE is checked when a database alias opens.
 //
 // Keys Django does not define are errors that name them. OPTIONS are kept
 // as given: NewCaches reads them, and with them decides each alias's
@@ -91,9 +132,12 @@ func ParseSettings(data []byte) (*Settings, error) {
 	caches := top
 	if raw, ok := top["CACHES"]; ok {
 		for k := range top {
-			if k != "CACHES" && k != "DATABASES" {
-				return nil, fmt.Errorf("djcache: settings: unknown key %q next to CACHES (expected CACHES and DATABASES)", k)
+			if k != "CACHES" && k != "DATABASES" && k != "USE_TZ" && k != "TIME_ZONE" {
+				return nil, fmt.Errorf("djcache: settings: unknown key %q next to CACHES (expected CACHES, DATABASES, USE_TZ and TIME_ZONE)", k)
 			}
+		}
+		if err := s.parseTimeSettings(top); err != nil {
+			return nil, fmt.Errorf("djcache: settings: %v", err)
 		}
 		caches = nil
 		if err := strictJSON(raw, &caches); err != nil {
@@ -112,6 +156,12 @@ func ParseSettings(data []byte) (*Settings, error) {
 				s.Databases[alias] = db
 			}
 		}
+	} else {
+		for _, k := range []string{"DATABASES", "USE_TZ", "TIME_ZONE"} {
+			if _, ok := top[k]; ok {
+				return nil, fmt.Errorf("djcache: settings: %s given without CACHES: give the settings as {\"CACHES\": …, %q: …}", k, k)
+			}
+		}
 	}
 	for alias, raw := range caches {
 		var fields map[string]json.RawMessage
@@ -125,6 +175,48 @@ func ParseSettings(data []byte) (*Settings, error) {
 		s.Caches[alias] = cs
 	}
 	return s, nil
+}
+
+// parseTimeSettings reads USE_TZ and TIME_ZONE.
+func (s *Settings) parseTimeSettings(top map[string]json.RawMessage) error {
+	if raw, ok := top["USE_TZ"]; ok {
+		var v any
+		if err := strictJSON(raw, &v); err != nil {
+			return fmt.Errorf("USE_TZ: %v", err)
+		}
+		b, ok := v.(bool)
+		if !ok {
+			return fmt.Errorf("USE_TZ: want true or false, not %s", raw)
+		}
+		s.UseTZ = &b
+	}
+	if raw, ok := top["TIME_ZONE"]; ok {
+		var v any
+		if err := strictJSON(raw, &v); err != nil {
+			return fmt.Errorf("TIME_ZONE: %v", err)
+		}
+		switch x := v.(type) {
+		case nil:
+			s.TimeZone = "Local" // Django: the system's time zone
+		case string:
+			if x == "" {
+				return errors.New(`TIME_ZONE: want a time zone name such as "Europe/Paris", not ""`)
+			}
+			s.TimeZone = x
+		default:
+			return fmt.Errorf("TIME_ZONE: want a time zone name such as \"Europe/Paris\", not %s", raw)
+		}
+	}
+	return nil
+}
+
+// djangoTimeZone is the zone of the naive times Django writes to db, as
+// the db backend's django_time_zone parameter, or "" for UTC.
+func (s *Settings) djangoTimeZone(db DatabaseSettings) string {
+	if s.UseTZ != nil && !*s.UseTZ {
+		return cmp.Or(s.TimeZone, djangoDefaultTimeZone)
+	}
+	return db.TimeZone
 }
 
 func strictJSON(data []byte, v any) error {
@@ -284,7 +376,7 @@ func scalarString(v any) (string, error) {
 }
 
 // Keys of a DATABASES entry that do not matter to a cache.
-var ignoredDatabaseKeys = []string{"ATOMIC_REQUESTS", "AUTOCOMMIT", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "DISABLE_SERVER_SIDE_CURSORS", "TEST", "TIME_ZONE"}
+var ignoredDatabaseKeys = []string{"ATOMIC_REQUESTS", "AUTOCOMMIT", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "DISABLE_SERVER_SIDE_CURSORS", "TEST"}
 
 func parseDatabase(f map[string]json.RawMessage) (DatabaseSettings, error) {
 	var db DatabaseSettings
@@ -324,6 +416,8 @@ func parseDatabase(f map[string]json.RawMessage) (DatabaseSettings, error) {
 			db.Host = s
 		case "PORT":
 			db.Port = s
+		case "TIME_ZONE":
+			db.TimeZone = s
 		default:
 			return db, fmt.Errorf("unknown key %q", k)
 		}
@@ -685,6 +779,9 @@ func (s *Settings) databaseURL(cs CacheSettings) (*url.URL, error) {
 			return nil, fmt.Errorf("DATABASES[%q] OPTIONS[%q]: %v", alias, k, err)
 		}
 		q.Set(k, val)
+	}
+	if tz := s.djangoTimeZone(db); tz != "" {
+		q.Set("django_time_zone", tz)
 	}
 	u.RawQuery = q.Encode()
 	return u, nil

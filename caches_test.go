@@ -330,3 +330,106 @@ func TestSettingsSerializerErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSettingsTimeZone: USE_TZ false gives every DatabaseCache alias's URL
+// django_time_zone=TIME_ZONE (Django's default zone if absent); USE_TZ true
+// or absent gives none, except from a database's own TIME_ZONE; an alias's
+// OPTIONS override both.
+func TestSettingsTimeZone(t *testing.T) {
+	const (
+		sqlite = `"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/app/db.sqlite3"}`
+		mysql  = `"default": {"ENGINE": "django.db.backends.mysql", "NAME": "shop", "USER": "app", "HOST": "db"}`
+		pg     = `"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "shop", "HOST": "db"}`
+		dbc    = `"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache"`
+	)
+	for _, tc := range []struct {
+		name, json string
+		want       map[string]string // alias -> URL
+	}{
+		{"sqlite, USE_TZ false", `{"CACHES": {"default": {` + dbc + `}}, "DATABASES": {` + sqlite + `}, "USE_TZ": false, "TIME_ZONE": "Asia/Tokyo"}`,
+			map[string]string{"default": "sqlite:///srv/app/db.sqlite3?django_time_zone=Asia%2FTokyo&serializer=pickle&table=cache"}},
+		{"mysql, USE_TZ false", `{"CACHES": {"default": {` + dbc + `}}, "DATABASES": {` + mysql + `}, "USE_TZ": false, "TIME_ZONE": "Europe/Paris"}`,
+			map[string]string{"default": "mysql://app@db/shop?django_time_zone=Europe%2FParis&serializer=pickle&table=cache"}},
+		{"postgres, USE_TZ false", `{"CACHES": {"default": {` + dbc + `}}, "DATABASES": {` + pg + `}, "TIME_ZONE": "UTC", "USE_TZ": false}`,
+			map[string]string{"default": "postgres://db/shop?django_time_zone=UTC&serializer=pickle&table=cache"}},
+		{"USE_TZ false, Django's default TIME_ZONE", `{"CACHES": {"default": {` + dbc + `}}, "DATABASES": {` + sqlite + `}, "USE_TZ": false}`,
+			map[string]string{"default": "sqlite:///srv/app/db.sqlite3?django_time_zone=America%2FChicago&serializer=pickle&table=cache"}},
+		{"USE_TZ false, TIME_ZONE null", `{"CACHES": {"default": {` + dbc + `}}, "DATABASES": {` + sqlite + `}, "USE_TZ": false, "TIME_ZONE": null}`,
+			map[string]string{"default": "sqlite:///srv/app/db.sqlite3?django_time_zone=Local&serializer=pickle&table=cache"}},
+		{"USE_TZ true", `{"CACHES": {"default": {` + dbc + `}}, "DATABASES": {` + sqlite + `}, "USE_TZ": true, "TIME_ZONE": "Asia/Tokyo"}`,
+			map[string]string{"default": "sqlite:///srv/app/db.sqlite3?serializer=pickle&table=cache"}},
+		{"TIME_ZONE alone", `{"CACHES": {"default": {` + dbc + `}}, "DATABASES": {` + mysql + `}, "TIME_ZONE": "Asia/Tokyo"}`,
+			map[string]string{"default": "mysql://app@db/shop?serializer=pickle&table=cache"}},
+		{"database TIME_ZONE", `{"CACHES": {"default": {` + dbc + `}}, "DATABASES": {"default": {"ENGINE": "django.db.backends.mysql", "NAME": "shop", "HOST": "db", "TIME_ZONE": "Europe/Paris"}}, "USE_TZ": true}`,
+			map[string]string{"default": "mysql://db/shop?django_time_zone=Europe%2FParis&serializer=pickle&table=cache"}},
+		{"database TIME_ZONE, USE_TZ absent", `{"CACHES": {"default": {` + dbc + `}}, "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/db", "TIME_ZONE": "Europe/Paris"}}}`,
+			map[string]string{"default": "sqlite:///db?django_time_zone=Europe%2FParis&serializer=pickle&table=cache"}},
+		{"database TIME_ZONE null", `{"CACHES": {"default": {` + dbc + `}}, "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/db", "TIME_ZONE": null}}}`,
+			map[string]string{"default": "sqlite:///db?serializer=pickle&table=cache"}},
+		{"database TIME_ZONE, USE_TZ false", `{"CACHES": {"default": {` + dbc + `}}, "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/db", "TIME_ZONE": "Europe/Paris"}}, "USE_TZ": false, "TIME_ZONE": "Asia/Tokyo"}`,
+			map[string]string{"default": "sqlite:///db?django_time_zone=Asia%2FTokyo&serializer=pickle&table=cache"}},
+		{"OPTIONS override", `{"CACHES": {"default": {` + dbc + `, "OPTIONS": {"DJANGO_TIME_ZONE": "UTC"}}}, "DATABASES": {` + sqlite + `}, "USE_TZ": false, "TIME_ZONE": "Asia/Tokyo"}`,
+			map[string]string{"default": "sqlite:///srv/app/db.sqlite3?django_time_zone=UTC&serializer=pickle&table=cache"}},
+		{"every database alias, no other", `{"CACHES": {
+				"default": {` + dbc + `},
+				"other":   {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "c2", "OPTIONS": {"DATABASE": "replica"}},
+				"files":   {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": "/var/tmp/c"},
+				"local":   {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+			"DATABASES": {` + sqlite + `, "replica": {"ENGINE": "django.db.backends.postgresql", "NAME": "shop", "HOST": "replica"}},
+			"USE_TZ": false, "TIME_ZONE": "Asia/Tokyo"}`,
+			map[string]string{
+				"default": "sqlite:///srv/app/db.sqlite3?django_time_zone=Asia%2FTokyo&serializer=pickle&table=cache",
+				"other":   "postgres://replica/shop?django_time_zone=Asia%2FTokyo&serializer=pickle&table=c2",
+				"files":   "file:///var/tmp/c?serializer=pickle",
+				"local":   "locmem:",
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := ParseSettings([]byte(tc.json))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs, err := NewCaches(s, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cs.Aliases()) != len(tc.want) {
+				t.Errorf("aliases %v, want %d", cs.Aliases(), len(tc.want))
+			}
+			for alias, want := range tc.want {
+				if got := cs.targets[alias].u.String(); got != want {
+					t.Errorf("%s: URL = %s\n want %s", alias, got, want)
+				}
+			}
+		})
+	}
+
+	// The parsed fields.
+	s, err := ParseSettings([]byte(`{"CACHES": {}, "USE_TZ": false, "TIME_ZONE": "Asia/Tokyo",
+		"DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/db", "TIME_ZONE": "Europe/Paris"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.UseTZ == nil || *s.UseTZ || s.TimeZone != "Asia/Tokyo" || s.Databases["default"].TimeZone != "Europe/Paris" {
+		t.Errorf("parsed UseTZ %v, TimeZone %q, DATABASES TimeZone %q", s.UseTZ, s.TimeZone, s.Databases["default"].TimeZone)
+	}
+	if s, _ := ParseSettings([]byte(`{"CACHES": {}}`)); s.UseTZ != nil || s.TimeZone != "" {
+		t.Errorf("absent: UseTZ %v, TimeZone %q; want nil and empty", s.UseTZ, s.TimeZone)
+	}
+
+	for _, tc := range []struct{ json, want string }{
+		{`{"CACHES": {}, "USE_TZ": "False"}`, `USE_TZ: want true or false, not "False"`},
+		{`{"CACHES": {}, "USE_TZ": null}`, `USE_TZ: want true or false, not null`},
+		{`{"CACHES": {}, "USE_TZ": 0}`, `USE_TZ: want true or false`},
+		{`{"CACHES": {}, "TIME_ZONE": 9}`, `TIME_ZONE: want a time zone name`},
+		{`{"CACHES": {}, "TIME_ZONE": ""}`, `TIME_ZONE: want a time zone name`},
+		{`{"CACHES": {}, "USE_TZ": false, "LANGUAGE_CODE": "en-us"}`, `unknown key "LANGUAGE_CODE" next to CACHES (expected CACHES, DATABASES, USE_TZ and TIME_ZONE)`},
+		{`{"default": {"BACKEND": "locmem"}, "USE_TZ": false}`, `USE_TZ given without CACHES`},
+		{`{"default": {"BACKEND": "locmem"}, "TIME_ZONE": "UTC"}`, `TIME_ZONE given without CACHES`},
+		{`{"CACHES": {}, "DATABASES": {"default": {"ENGINE": "x", "TIME_ZONE": ["UTC"]}}}`, `TIME_ZONE`},
+	} {
+		if _, err := ParseSettings([]byte(tc.json)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseSettings(%s) = %v, want an error containing %q", tc.json, err, tc.want)
+		}
+	}
+}

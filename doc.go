@@ -232,8 +232,12 @@
 //     djcache refuses; make the table with "djcache createcachetable" (a
 //     binary collation, which Django uses as it is) or alter it as the error
 //     says. Expiry times are stored in UTC, as Django does with USE_TZ =
-//     True; a Django project with USE_TZ = False stores local time, so give
-//     djcache that time zone (db.Options.Location, or loc= on MySQL).
+//     True. A Django project with USE_TZ = False (Django 3.2's global
+//     default) stores its local time: put "USE_TZ": false and its
+//     "TIME_ZONE" next to CACHES in the pasted settings, or add
+//     django_time_zone=ZONE to the URL (see package backends/db, which also
+//     explains the one trap: Django's settings.configure() does not set the
+//     process's time zone, so start such a program with TZ=TIME_ZONE).
 //   - Redis: Django's RedisCache (Django 4.0 and later) and django-redis with
 //     its default pickle serializer and no compressor. django-redis writes
 //     pickle protocol 4 and Django protocol 5; both read both.

@@ -12,7 +12,12 @@ first line on stdin is the configuration:
 
     {"cache": {...},          Django's CACHES["default"] (BACKEND, LOCATION, ...)
      "databases": {...},      Django's DATABASES (for DatabaseCache), or null
-     "use_tz": true}          Django's USE_TZ
+     "use_tz": true,          Django's USE_TZ
+     "time_zone": "Asia/Tokyo"}   Django's TIME_ZONE (optional)
+
+settings.configure() does not set the process's TZ to TIME_ZONE, as a
+settings module does: with USE_TZ False, the Go test starts the process
+with TZ=TIME_ZONE, so that Django's naive local times are TIME_ZONE's.
 
 Every further line is a request, {"ops": [{"op": "set", "key": "k", "value":
 TAG, "timeout": 300}, ...]}, answered by one line on stdout:
@@ -204,6 +209,10 @@ def stored_expiry(cache, backend, made, op):
 
             if settings.USE_TZ:
                 exp = exp.replace(tzinfo=datetime.timezone.utc)
+            # Else a naive local time, as Django writes and reads it
+            # (SQLite and MySQL store it; psycopg2 gives PostgreSQL's in the
+            # session's zone, which Django sets to TIME_ZONE): timestamp()
+            # reads it in the process's zone, TIME_ZONE by its TZ.
         return exp.timestamp()
     if backend == "redis":
         from django_redis import get_redis_connection
@@ -400,11 +409,15 @@ def main():
     import django
     from django.conf import settings
 
+    extra = {}
+    if config.get("time_zone"):
+        extra["TIME_ZONE"] = config["time_zone"]
     settings.configure(
         CACHES={"default": config["cache"]},
         DATABASES=config.get("databases") or {},
         USE_TZ=config.get("use_tz", True),
         INSTALLED_APPS=[],
+        **extra,
     )
     django.setup()
     from django.core.cache import cache

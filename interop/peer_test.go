@@ -35,6 +35,9 @@ type peer struct {
 	python    string
 	cache     map[string]any // Django's CACHES["default"]
 	databases map[string]any // Django's DATABASES, for DatabaseCache
+	// timeZone: USE_TZ = False with this TIME_ZONE, and the process's TZ
+	// set to it; "" for USE_TZ = True.
+	timeZone string
 
 	cmd    *exec.Cmd
 	in     io.WriteCloser
@@ -112,6 +115,13 @@ func (p *peer) start(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
 	p.cmd = exec.Command(p.python, filepath.Join(filepath.Dir(file), "peer.py"))
 	p.cmd.Stderr = &p.stderr
+	config := map[string]any{"cache": p.cache, "databases": p.databases, "use_tz": true}
+	if p.timeZone != "" {
+		// settings.configure() leaves the process's zone alone, where a
+		// settings module (manage.py, WSGI) sets TZ to TIME_ZONE: do that.
+		p.cmd.Env = append(os.Environ(), "TZ="+p.timeZone)
+		config["use_tz"], config["time_zone"] = false, p.timeZone
+	}
 	in, err := p.cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -130,11 +140,11 @@ func (p *peer) start(t *testing.T) {
 			t.Errorf("peer.py: %v\n%s", err, p.stderr.String())
 		}
 	})
-	config, err := json.Marshal(map[string]any{"cache": p.cache, "databases": p.databases, "use_tz": true})
+	line, err := json.Marshal(config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.in.Write(append(config, '\n')); err != nil {
+	if _, err := p.in.Write(append(line, '\n')); err != nil {
 		t.Fatalf("peer.py: %v\n%s", err, p.stderr.String())
 	}
 }

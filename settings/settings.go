@@ -4,7 +4,9 @@
 //
 // The files have the shape of Django's settings, so a Django user can paste
 // theirs: either the CACHES dict itself, or an object with CACHES and, for
-// database caches, DATABASES. In YAML:
+// database caches, DATABASES, USE_TZ and TIME_ZONE (with USE_TZ false,
+// Django stores a DatabaseCache's expiry times in TIME_ZONE's local time,
+// and djcache then does too). In YAML:
 //
 //	CACHES:
 //	  default:
@@ -24,6 +26,20 @@
 //	LOCATION = "/var/tmp/django_cache"
 //	TIMEOUT = "none"
 //	OPTIONS = { MAX_ENTRIES = 1000 }
+//
+// A database cache of a project with USE_TZ = False, in TOML (top-level
+// keys come before the tables):
+//
+//	USE_TZ = false
+//	TIME_ZONE = "Europe/Paris"
+//
+//	[CACHES.default]
+//	BACKEND = "django.core.cache.backends.db.DatabaseCache"
+//	LOCATION = "my_cache_table"
+//
+//	[DATABASES.default]
+//	ENGINE = "django.db.backends.sqlite3"
+//	NAME = "/srv/app/db.sqlite3"
 //
 // See djcache.ParseSettings for the meaning of each key. As pasted, a
 // file, database, memcached or Redis cache reads and writes Django's

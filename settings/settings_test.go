@@ -109,3 +109,69 @@ func TestLoadAndFromEnv(t *testing.T) {
 		t.Error("unknown format parsed")
 	}
 }
+
+// TestTimeZoneSettings: USE_TZ and TIME_ZONE pass through the TOML and
+// YAML readers to djcache.ParseSettings, which gives the DatabaseCache
+// aliases their django_time_zone.
+func TestTimeZoneSettings(t *testing.T) {
+	for _, tc := range []struct {
+		format, text, want string
+	}{
+		{"toml", `
+USE_TZ = false
+TIME_ZONE = "Asia/Tokyo"
+
+[CACHES.default]
+BACKEND = "django.core.cache.backends.db.DatabaseCache"
+LOCATION = "my_cache_table"
+
+[DATABASES.default]
+ENGINE = "django.db.backends.sqlite3"
+NAME = "/srv/app/db.sqlite3"
+`, "sqlite:///srv/app/db.sqlite3?django_time_zone=Asia%2FTokyo&serializer=pickle&table=my_cache_table"},
+		{"yaml", `
+USE_TZ: False
+TIME_ZONE: Europe/Paris
+CACHES:
+  default:
+    BACKEND: django.core.cache.backends.db.DatabaseCache
+    LOCATION: my_cache_table
+DATABASES:
+  default:
+    ENGINE: django.db.backends.mysql
+    NAME: shop
+    HOST: db
+    TIME_ZONE: ~
+`, "mysql://db/shop?django_time_zone=Europe%2FParis&serializer=pickle&table=my_cache_table"},
+		{"yaml", `
+USE_TZ: true
+TIME_ZONE: Europe/Paris
+CACHES:
+  default:
+    BACKEND: django.core.cache.backends.db.DatabaseCache
+    LOCATION: my_cache_table
+DATABASES:
+  default:
+    ENGINE: django.db.backends.mysql
+    NAME: shop
+    HOST: db
+`, "mysql://db/shop?serializer=pickle&table=my_cache_table"},
+	} {
+		s, err := Parse([]byte(tc.text), tc.format)
+		if err != nil {
+			t.Errorf("%s: %v", tc.format, err)
+			continue
+		}
+		cs, err := djcache.NewCaches(s, nil)
+		if err != nil {
+			t.Errorf("%s: %v", tc.format, err)
+			continue
+		}
+		if got, _ := cs.URL("default"); got != tc.want {
+			t.Errorf("%s: URL = %s\n want %s", tc.format, got, tc.want)
+		}
+	}
+	if _, err := Parse([]byte("USE_TZ = \"no\"\n[CACHES]\n"), "toml"); err == nil {
+		t.Error(`TOML USE_TZ = "no" parsed`)
+	}
+}

@@ -35,8 +35,12 @@ type Options struct {
 
 	// Location is the time zone of the naive expires values of SQLite and
 	// MySQL tables. Nil means UTC, Django's USE_TZ = True; for a Django
-	// project with USE_TZ = False, use its TIME_ZONE. PostgreSQL stores
-	// absolute times and ignores it.
+	// project with USE_TZ = False, use its TIME_ZONE (the URL parameter
+	// django_time_zone sets it; see URLOpener and the package
+	// documentation). PostgreSQL stores absolute times, and there
+	// Location only places Django's "never", 9999-12-31 23:59:59, so that
+	// a Django process whose session zone is Location reads it in year
+	// 9999.
 	Location *time.Location
 }
 

@@ -70,15 +70,36 @@
 // everywhere else. The clock is the client's, as in Django, so the machines
 // sharing a table should keep their clocks in sync.
 //
-// On PostgreSQL, expires is a timestamp with time zone: an absolute time
-// that needs no further convention. SQLite (text "YYYY-MM-DD HH:MM:SS") and
-// MySQL (datetime(6)) keep naive times: djcache writes and reads them in
-// UTC, as Django does with USE_TZ = True (its default since Django 5.0 and
-// in every project template since 1.4). For a Django project with USE_TZ =
-// False, which writes its local time, set [Options.Location] (or, on MySQL,
-// the URL's loc parameter) to that project's TIME_ZONE. Naive local times
-// repeat an hour when clocks go back, so entries may then live an hour
-// longer or shorter, as they do in Django.
+// On PostgreSQL, expires is a timestamp with time zone: an absolute time.
+// SQLite (text "YYYY-MM-DD HH:MM:SS") and MySQL (datetime(6)) keep naive
+// times: djcache writes and reads them in UTC, as Django does with USE_TZ =
+// True (its default since Django 5.0 and in every project template since
+// 1.4). A Django project with USE_TZ = False (Django's global default
+// before 5.0, so also a settings file that leaves USE_TZ out) writes its
+// local time; give djcache that zone, its TIME_ZONE, with the URL parameter
+// django_time_zone (or [Options.Location]; on MySQL, the driver's loc
+// parameter does the same):
+//
+//	sqlite:///srv/app/db.sqlite3?table=my_cache_table&django_time_zone=Europe/Paris
+//
+// Pasted Django settings with "USE_TZ": false and their "TIME_ZONE" set it
+// themselves (see djcache.ParseSettings). Django's local time is TIME_ZONE
+// only because Django sets the process's TZ environment variable to
+// TIME_ZONE when it loads a settings module (manage.py, WSGI and ASGI
+// servers, anything with DJANGO_SETTINGS_MODULE). settings.configure() does
+// not: a program that configures Django that way writes the machine's local
+// time, so start it with TZ set to TIME_ZONE in its environment (or give
+// djcache the machine's zone). On PostgreSQL, Django sends its naive times
+// through a session whose time zone it sets to TIME_ZONE, so the stored
+// instants are right as long as the Django process's local zone is
+// TIME_ZONE (the same condition on TZ) and djcache needs nothing; there
+// django_time_zone only places Django's "never", stored as the earlier of
+// 9999-12-31 23:59:59 in that zone and in UTC, because a Django session in
+// a zone east of UTC would read 9999-12-31 23:59:59 UTC in year 10000,
+// which it cannot parse. Naive local times repeat an hour when clocks go
+// back, so entries may then live an hour longer or shorter, as they do in
+// Django. Zone names need the system's time zone database (or a program
+// that imports time/tzdata).
 //
 // # Atomicity
 //

@@ -289,12 +289,28 @@ const timeLayout = "2006-01-02 15:04:05"
 // without microseconds).
 var foreverUnix = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
 
+// pgForever is the instant a Driver stores for Django's "never" on
+// PostgreSQL. Django sends datetime.max as a naive 9999-12-31 23:59:59,
+// which PostgreSQL reads in the session's zone: TIME_ZONE with USE_TZ =
+// False (or the database's TIME_ZONE), UTC otherwise. A reader whose
+// session is east of the writer's sees it in year 10000, which psycopg2
+// cannot parse ("year 10000 is out of range": Django's get fails). So the
+// earlier of 9999-12-31 23:59:59 in loc and in UTC, which is in year 9999
+// in both zones; djcache reads any year from 9999 on as "never".
+func pgForever(loc *time.Location) time.Time {
+	utc := time.Unix(foreverUnix, 0).UTC()
+	if t := time.Date(9999, 12, 31, 23, 59, 59, 0, loc); t.Before(utc) {
+		return t.UTC()
+	}
+	return utc
+}
+
 // timeArg is the statement argument for the whole second sec: a time.Time
 // for PostgreSQL's timestamptz, Django's naive text in d.loc otherwise.
 func (d *Driver) timeArg(sec int64) any {
 	if sec >= foreverUnix {
 		if d.dialect == PostgreSQL {
-			return time.Unix(foreverUnix, 0).UTC()
+			return pgForever(d.loc)
 		}
 		return "9999-12-31 23:59:59"
 	}

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -53,9 +54,24 @@ func init() {
 //     (default 300).
 //   - cull_frequency: a cull deletes 1/cull_frequency of the rows (default
 //     3); 0 deletes them all.
+//   - django_time_zone: the zone of the naive expires times Django writes:
+//     for a Django project with USE_TZ = False, its TIME_ZONE (pasted
+//     settings set it; see djcache.ParseSettings, which also takes a
+//     database's own TIME_ZONE under USE_TZ = True). An IANA name such as
+//     Europe/Paris, or UTC, or Local (the Go process's own zone); an
+//     unknown zone is an error. On SQLite and MySQL it sets
+//     [Options.Location]; on MySQL it also sets the driver's loc, and a loc
+//     naming another zone is an error. On PostgreSQL, where expires is
+//     absolute and Django's naive times are read in the session zone that
+//     Django sets to TIME_ZONE, it changes no expiry: it only places
+//     Django's "never" where a Django session in that zone can read it (see
+//     Options.Location). Without it, naive times are UTC (USE_TZ = True).
+//     Django's process must run in TIME_ZONE too: see "Expiry and time
+//     zones" in the package documentation for settings.configure().
 //
 // and the parameters that the database's Go driver documents, passed on to
-// it; any other parameter is an error, so that a misspelling fails at Open.
+// it (the four above are djcache's own and are not); any other parameter
+// is an error, so that a misspelling fails at Open.
 //
 // SQLite (modernc.org/sqlite): the path must be absolute (three slashes;
 // on Windows sqlite:///C:/dir/file.db); the file is created if missing, but
@@ -89,7 +105,8 @@ func init() {
 // MySQL's changed-row counts), collation, columnsWithAlias, compress,
 // connectionAttributes, interpolateParams (default true here: one round trip
 // per statement of variable shape), loc (also the time zone of the naive
-// expires values; see Options.Location), maxAllowedPacket, multiStatements,
+// expires values, as django_time_zone; see Options.Location),
+// maxAllowedPacket, multiStatements,
 // parseTime, readTimeout, rejectReadOnly, serverPubKey, timeTruncate,
 // timeout, tls, writeTimeout, and the system variables sql_mode, time_zone,
 // transaction_isolation, tx_isolation, innodb_lock_wait_timeout,
@@ -109,7 +126,7 @@ func (*URLOpener) OpenDriverURL(_ context.Context, u *url.URL) (driver.Driver, e
 	// Our own parameters go through urlparam; the rest belong to the
 	// database's driver.
 	own := url.Values{}
-	for _, k := range []string{"table", "max_entries", "cull_frequency"} {
+	for _, k := range []string{"table", "max_entries", "cull_frequency", "django_time_zone"} {
 		if vs, ok := q[k]; ok {
 			own[k] = vs
 			delete(q, k)
@@ -121,8 +138,15 @@ func (*URLOpener) OpenDriverURL(_ context.Context, u *url.URL) (driver.Driver, e
 		MaxEntries: r.Int("max_entries", DefaultMaxEntries, 1, 1<<40),
 	}
 	cull := r.Int("cull_frequency", 3, 0, 1<<30)
+	tzName, hasTZ := r.String("django_time_zone", ""), own.Has("django_time_zone")
 	if err := r.Done(); err != nil {
 		return nil, err
+	}
+	var zone *time.Location // nil: UTC, Django's USE_TZ = True
+	if hasTZ {
+		if zone, err = djangoTimeZone(tzName); err != nil {
+			return nil, err
+		}
 	}
 	o.CullFrequency, o.ClearWhenFull = cull, cull == 0
 	if err := checkTable(o.Table); err != nil {
@@ -139,12 +163,22 @@ func (*URLOpener) OpenDriverURL(_ context.Context, u *url.URL) (driver.Driver, e
 	switch strings.ToLower(u.Scheme) {
 	case SchemeSQLite:
 		dialect = SQLite
+		o.Location = zone
 		sqlDB, err = openSQLite(u, q)
 	case SchemePostgres, SchemePostgreSQL:
 		dialect = PostgreSQL
+		o.Location = zone // only Django's "never" depends on it
 		sqlDB, err = openPostgres(u, q)
 	case SchemeMySQL:
 		dialect = MySQL
+		if hasTZ {
+			// The driver's loc is the zone of the naive times too: one
+			// zone, given by either parameter or by both alike.
+			if q.Has("loc") && q.Get("loc") != tzName {
+				return nil, fmt.Errorf("djcache: db: URL parameters loc=%q and django_time_zone=%q name different time zones (the naive expires times have one; give one of them, or both alike)", q.Get("loc"), tzName)
+			}
+			q.Set("loc", tzName)
+		}
 		sqlDB, o.Location, err = openMySQL(u, q)
 	default:
 		return nil, fmt.Errorf("djcache: db: unknown scheme %q", u.Scheme)
@@ -167,6 +201,18 @@ func (*URLOpener) OpenDriverURL(_ context.Context, u *url.URL) (driver.Driver, e
 		d.where = "MySQL at " + u.Host + u.Path
 	}
 	return d, nil
+}
+
+// djangoTimeZone loads the zone of the URL parameter django_time_zone.
+func djangoTimeZone(name string) (*time.Location, error) {
+	if name == "" {
+		return nil, errors.New("djcache: db: URL parameter django_time_zone is empty (want Django's TIME_ZONE: an IANA name such as Europe/Paris, or UTC or Local)")
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("djcache: db: URL parameter django_time_zone=%q: %v (want Django's TIME_ZONE: an IANA name such as Europe/Paris, or UTC or Local)", name, err)
+	}
+	return loc, nil
 }
 
 // unknownParams returns an error naming the parameters of q that are not

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -56,6 +57,18 @@ func TestURLParams(t *testing.T) {
 		{"mysql://root@127.0.0.1/test?clientFoundRows=false", ""},
 		{"mysql://root@127.0.0.1", "database name"},
 		{"mysql:///test", "no host"},
+		{"sqlite://" + dir + "/a.db?django_time_zone=Asia/Tokyo", ""},
+		{"sqlite://" + dir + "/a.db?django_time_zone=UTC", ""},
+		{"sqlite://" + dir + "/a.db?django_time_zone=Local", ""},
+		{"sqlite://" + dir + "/a.db?django_time_zone=Asia/Tokio", `"Asia/Tokio"`},
+		{"sqlite://" + dir + "/a.db?django_time_zone=", "django_time_zone is empty"},
+		{"sqlite://" + dir + "/a.db?django_time_zone=UTC&django_time_zone=UTC", "given 2 times"},
+		{"postgres://127.0.0.1/test?django_time_zone=America/Chicago&timezone=America/Chicago", ""},
+		{"postgres://127.0.0.1/test?django_time_zone=Mars/Olympus", `"Mars/Olympus"`},
+		{"mysql://root@127.0.0.1/test?django_time_zone=Europe/Paris", ""},
+		{"mysql://root@127.0.0.1/test?django_time_zone=Europe/Paris&loc=Europe%2FParis&parseTime=true", ""},
+		{"mysql://root@127.0.0.1/test?django_time_zone=Europe/Paris&loc=UTC", `loc="UTC" and django_time_zone="Europe/Paris"`},
+		{"mysql://root@127.0.0.1/test?django_time_zone=Nowhere", `"Nowhere"`},
 	} {
 		d, err := openURL(tc.url)
 		switch {
@@ -110,6 +123,130 @@ func TestURLSettings(t *testing.T) {
 	if cfg, _ := mysqlConfig(u, url.Values{"interpolateParams": {"false"}}); cfg.Addr != "db.example:3306" || cfg.InterpolateParams {
 		t.Errorf("MySQL defaults: addr %q interpolate %v", cfg.Addr, cfg.InterpolateParams)
 	}
+}
+
+// TestURLDjangoTimeZone: django_time_zone sets the zone of the naive
+// expires times on SQLite and MySQL (and the driver's loc there), and on
+// PostgreSQL only where Django's "never" lies.
+func TestURLDjangoTimeZone(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := time.LoadLocation("Asia/Tokyo"); err != nil {
+		t.Skipf("no time zone database: %v", err)
+	}
+	for _, tc := range []struct {
+		url      string
+		loc      string // d.loc
+		forever  string // the stored "never", as text
+		driverTZ string // MySQL: the driver's loc
+	}{
+		{"sqlite://" + dir + "/a.db", "UTC", "9999-12-31 23:59:59", ""},
+		{"sqlite://" + dir + "/a.db?django_time_zone=Asia/Tokyo", "Asia/Tokyo", "9999-12-31 23:59:59", ""},
+		{"sqlite://" + dir + "/a.db?django_time_zone=Local", "Local", "9999-12-31 23:59:59", ""},
+		{"postgres://127.0.0.1/test", "UTC", "9999-12-31 23:59:59 +0000 UTC", ""},
+		// East of UTC: 9999-12-31 23:59:59 in Tokyo, earlier than in UTC.
+		{"postgres://127.0.0.1/test?django_time_zone=Asia/Tokyo", "Asia/Tokyo", "9999-12-31 14:59:59 +0000 UTC", ""},
+		// West of UTC: UTC's, the earlier one.
+		{"postgresql://127.0.0.1/test?django_time_zone=America/Chicago", "America/Chicago", "9999-12-31 23:59:59 +0000 UTC", ""},
+		{"mysql://root@127.0.0.1/test", "UTC", "9999-12-31 23:59:59", "UTC"},
+		{"mysql://root@127.0.0.1/test?django_time_zone=Asia/Tokyo", "Asia/Tokyo", "9999-12-31 23:59:59", "Asia/Tokyo"},
+		{"mysql://root@127.0.0.1/test?django_time_zone=Asia/Tokyo&loc=Asia/Tokyo", "Asia/Tokyo", "9999-12-31 23:59:59", "Asia/Tokyo"},
+		{"mysql://root@127.0.0.1/test?loc=Asia/Tokyo", "Asia/Tokyo", "9999-12-31 23:59:59", "Asia/Tokyo"},
+	} {
+		d, err := openURL(tc.url)
+		if err != nil {
+			t.Errorf("%s: %v", tc.url, err)
+			continue
+		}
+		d.Close()
+		if got := d.loc.String(); got != tc.loc {
+			t.Errorf("%s: location %s, want %s", tc.url, got, tc.loc)
+		}
+		if got := fmt.Sprint(d.timeArg(foreverUnix)); got != tc.forever {
+			t.Errorf("%s: never stored as %s, want %s", tc.url, got, tc.forever)
+		}
+		if tc.driverTZ != "" {
+			u, _ := url.Parse(tc.url)
+			q := u.Query()
+			if q.Has("django_time_zone") && !q.Has("loc") {
+				q.Set("loc", q.Get("django_time_zone")) // what OpenDriverURL hands the driver
+			}
+			q.Del("django_time_zone")
+			if cfg, err := mysqlConfig(u, q); err != nil || cfg.Loc.String() != tc.driverTZ {
+				t.Errorf("%s: driver loc %v, %v; want %s", tc.url, cfg.Loc, err, tc.driverTZ)
+			}
+		}
+	}
+	// A naive time in the zone: 2040-01-02 03:04:05 UTC is 12:04:05 in
+	// Tokyo.
+	d, _ := openURL("sqlite://" + dir + "/a.db?django_time_zone=Asia/Tokyo")
+	d.Close()
+	exp := time.Date(2040, 1, 2, 3, 4, 5, 0, time.UTC)
+	if got := d.timeArg(exp.Unix()); got != "2040-01-02 12:04:05" {
+		t.Errorf("expiry %v stored as %v, want Tokyo's 2040-01-02 12:04:05", exp, got)
+	}
+	if got, err := d.parseExpires("2040-01-02 12:04:05"); err != nil || !got.Equal(exp) {
+		t.Errorf("parseExpires(Tokyo's 2040-01-02 12:04:05) = %v, %v; want %v", got, err, exp)
+	}
+}
+
+// TestDjangoTimeZoneStored: with django_time_zone, rows hold the naive
+// local times a USE_TZ = False Django writes, and Django's rows read back
+// as the same instants; on PostgreSQL, "never" is 9999-12-31 23:59:59 in
+// the zone, what Django's session there reads.
+func TestDjangoTimeZoneStored(t *testing.T) {
+	if _, err := time.LoadLocation("Asia/Tokyo"); err != nil {
+		t.Skipf("no time zone database: %v", err)
+	}
+	forEngine(t, func(t *testing.T, e engine) {
+		ctx := t.Context()
+		p := newPlace(t, e)
+		c := p.cache(t, "&django_time_zone=Asia/Tokyo", nil)
+		d := c.Driver().(*Driver)
+		admin := p.admin(t)
+		exp := time.Date(2040, 1, 2, 3, 4, 5, 0, time.UTC)
+		if err := d.Set(ctx, ":1:k", []byte("v"), exp); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Set(ctx, ":1:never", []byte("v"), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		_, raw, _ := rawRow(t, admin, e, p.table, ":1:k")
+		want := "2040-01-02 12:04:05" // Tokyo's wall clock
+		if e.dialect == PostgreSQL {
+			want = "2040-01-02 03:04:05" // rawRow shows PostgreSQL's instants in UTC
+		}
+		if !strings.HasPrefix(raw, want) {
+			t.Errorf("expires = %q, want %s", raw, want)
+		}
+		if _, got, _, err := d.GetWithExpiry(ctx, ":1:k"); err != nil || !got.Equal(exp) {
+			t.Errorf("GetWithExpiry = %v, %v; want %v", got, err, exp)
+		}
+		if _, got, found, err := d.GetWithExpiry(ctx, ":1:never"); err != nil || !found || !got.IsZero() {
+			t.Errorf("GetWithExpiry of never = %v, %v, %v; want a zero expiry", got, found, err)
+		}
+		if e.dialect == PostgreSQL {
+			var never string
+			q := `SELECT to_char("expires" AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD HH24:MI:SS') FROM ` + e.dialect.quote(p.table) + ` WHERE "cache_key" = $1`
+			if err := admin.QueryRow(q, ":1:never").Scan(&never); err != nil || never != "9999-12-31 23:59:59" {
+				t.Errorf("never in Tokyo = %q, %v; want 9999-12-31 23:59:59", never, err)
+			}
+		} else if _, raw, _ := rawRow(t, admin, e, p.table, ":1:never"); !strings.HasPrefix(raw, "9999-12-31 23:59:59") {
+			t.Errorf("never stored as %q", raw)
+		}
+		// A row as Django writes it an hour from now, in Tokyo's time.
+		ins := e.dialect.placeholders(fmt.Sprintf("INSERT INTO %s VALUES (?, ?, ?)", e.dialect.quote(p.table)))
+		hour := time.Now().Add(time.Hour).Truncate(time.Second)
+		var arg any = hour.In(d.loc).Format("2006-01-02 15:04:05")
+		if e.dialect == PostgreSQL {
+			arg = hour
+		}
+		if _, err := admin.Exec(ins, ":1:django", "gAVLKi4=", arg); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, found, err := d.GetWithExpiry(ctx, ":1:django"); err != nil || !found || !got.Equal(hour) {
+			t.Errorf("GetWithExpiry of Django's row = %v, %v, %v; want %v", got, found, err, hour)
+		}
+	})
 }
 
 // TestOpenThroughDjcache: the schemes are registered with djcache.Open.
