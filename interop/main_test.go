@@ -4,6 +4,8 @@ import (
 	"flag"
 	"os"
 	"testing"
+
+	"github.com/djcache/djcache/internal/testenv"
 )
 
 // TestMain runs the tests with -parallel 16 unless the command line sets
@@ -12,10 +14,6 @@ import (
 // slots the eighteen of them would run two at a time.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		flag.Set("test.parallel", "16")
-	}
+	testenv.DefaultParallel(16)
 	os.Exit(m.Run())
 }

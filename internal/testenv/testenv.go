@@ -4,6 +4,7 @@
 package testenv
 
 import (
+	"flag"
 	"net"
 	"os"
 	"strconv"
@@ -42,4 +43,16 @@ func NeedTCP(t testing.TB, what, addr, howTo string) {
 		return
 	}
 	conn.Close()
+}
+
+// DefaultParallel sets go test's -parallel flag to n unless the command
+// line set it. Call it from TestMain, after flag.Parse, in packages whose
+// parallel tests mostly wait (for servers, for entries to expire): with go
+// test's default of GOMAXPROCS slots they would run a few at a time.
+func DefaultParallel(n int) {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", strconv.Itoa(n))
+	}
 }
