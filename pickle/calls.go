@@ -18,9 +18,13 @@ func (d *decoder) call(f any, args []any, newobj bool) (any, error) {
 		return nil, d.errorf("%s: cannot call a Python %s", opName(d.op), pyType(f))
 	}
 	bad := func() (any, error) {
-		parts := make([]string, len(args))
+		parts := make([]string, 0, min(len(args), 9))
 		for i, a := range args {
-			parts[i] = pyType(a)
+			if i == 8 { // keep the message short
+				parts = append(parts, fmt.Sprintf("... %d in all", len(args)))
+				break
+			}
+			parts = append(parts, pyType(a))
 		}
 		return nil, d.errorf("unsupported arguments for %s.%s: (%s)", c.module, c.name, strings.Join(parts, ", "))
 	}
@@ -46,6 +50,9 @@ func (d *decoder) call(f any, args []any, newobj bool) (any, error) {
 		case string:
 			s := strings.TrimSpace(x)
 			if strings.Contains(s, "_") {
+				if err := d.spend(len(s)); err != nil {
+					return nil, err
+				}
 				s = strings.ReplaceAll(s, "_", "")
 			}
 			if !validDecimal(s) {
@@ -58,6 +65,9 @@ func (d *decoder) call(f any, args []any, newobj bool) (any, error) {
 			// Writing a huge int in decimal costs more than linear time:
 			// Python's limit on int-to-str conversion bounds it.
 			if x.BitLen() <= 4*maxIntDigits {
+				if err := d.spend(x.BitLen()/3 + 2); err != nil {
+					return nil, err
+				}
 				if s := x.String(); len(strings.TrimPrefix(s, "-")) <= maxIntDigits {
 					return Decimal(s), nil
 				}
@@ -409,6 +419,12 @@ func (d *decoder) newTimedelta(args []any, bad func() (any, error)) (any, error)
 		case int64:
 			x = big.NewInt(v)
 		case *big.Int:
+			if v.BitLen() > 128 {
+				// Out of range whatever the other arguments; copying
+				// a huge int for each call would cost more than the
+				// input.
+				return nil, d.errorf("datetime.timedelta out of range for a Go time.Duration (about ±292 years)")
+			}
 			x = new(big.Int).Set(v)
 		default:
 			return bad()

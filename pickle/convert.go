@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"math/bits"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -33,6 +34,7 @@ var (
 // charged to copies.
 type converter struct {
 	copies copyBudget
+	path   []string // segments of a type error's path, innermost first
 }
 
 // spend charges n copied bytes to the budget.
@@ -252,10 +254,23 @@ func (c *converter) typeErr(v any, t reflect.Type, detail string) error {
 	return &UnmarshalTypeError{Python: pyType(v), Go: t, Detail: detail}
 }
 
-func withPath(err error, seg string) error {
+// withPath notes seg as the next enclosing segment of a type error's
+// path, and finishPath writes the segments into the error once: prepending
+// each to Path would cost time and memory quadratic in the depth.
+func (c *converter) withPath(err error, seg string) error {
 	var te *UnmarshalTypeError
 	if errors.As(err, &te) {
-		te.Path = seg + te.Path
+		c.path = append(c.path, seg)
+	}
+	return err
+}
+
+func (c *converter) finishPath(err error) error {
+	var te *UnmarshalTypeError
+	if errors.As(err, &te) && len(c.path) > 0 {
+		slices.Reverse(c.path)
+		te.Path = strings.Join(c.path, "") + te.Path
+		c.path = nil
 	}
 	return err
 }
@@ -465,13 +480,13 @@ func (c *converter) into(v any, rv reflect.Value, depth int) error {
 				if err != nil {
 					return err
 				}
-				rv.Set(reflect.ValueOf(b).Convert(t))
+				rv.SetBytes(b) // unlike Convert, fine with a named byte type
 				return nil
 			case string:
 				if err := c.spend(len(x)); err != nil {
 					return err
 				}
-				rv.Set(reflect.ValueOf([]byte(x)).Convert(t))
+				rv.SetBytes([]byte(x))
 				return nil
 			}
 		}
@@ -483,7 +498,7 @@ func (c *converter) into(v any, rv reflect.Value, depth int) error {
 			s := reflect.MakeSlice(t, len(items), len(items))
 			for i, it := range items {
 				if err := c.into(it, s.Index(i), depth+1); err != nil {
-					return withPath(err, "["+strconv.Itoa(i)+"]")
+					return c.withPath(err, "["+strconv.Itoa(i)+"]")
 				}
 			}
 			rv.Set(s)
@@ -495,7 +510,7 @@ func (c *converter) into(v any, rv reflect.Value, depth int) error {
 				if len(x.b) != t.Len() {
 					return c.typeErr(v, t, fmt.Sprintf("length %d", len(x.b)))
 				}
-				reflect.Copy(rv, reflect.ValueOf(x.b))
+				copy(rv.Bytes(), x.b) // unlike reflect.Copy, fine with a named byte type
 				return nil
 			}
 		}
@@ -515,7 +530,7 @@ func (c *converter) into(v any, rv reflect.Value, depth int) error {
 			a := reflect.New(t).Elem()
 			for i, it := range items {
 				if err := c.into(it, a.Index(i), depth+1); err != nil {
-					return withPath(err, "["+strconv.Itoa(i)+"]")
+					return c.withPath(err, "["+strconv.Itoa(i)+"]")
 				}
 			}
 			rv.Set(a)
@@ -539,10 +554,10 @@ func (c *converter) into(v any, rv reflect.Value, depth int) error {
 				if vk == reflect.Bool {
 					val.SetBool(true)
 				}
+				k := reflect.New(t.Key()).Elem()
 				for _, it := range x.items {
-					k, err := c.mapKey(it, t.Key(), depth)
-					if err != nil {
-						return withPath(err, "["+keyRepr(it)+"]")
+					if err := c.mapKey(it, k, depth); err != nil {
+						return c.withPath(err, "["+keyRepr(it)+"]")
 					}
 					m.SetMapIndex(k, val)
 				}
@@ -574,45 +589,67 @@ func sequence(v any) ([]any, bool) {
 	return nil, false
 }
 
-func (c *converter) mapKey(k any, kt reflect.Type, depth int) (reflect.Value, error) {
-	kv := reflect.New(kt).Elem()
+// mapKey decodes k into kv, a map key the caller reuses for all the keys
+// of a map (SetMapIndex copies it): a new one for each key would allocate
+// the key type's size for each reference to the same memoized key.
+func (c *converter) mapKey(k any, kv reflect.Value, depth int) error {
+	kt := kv.Type()
+	kv.SetZero()
 	if kt.Kind() == reflect.Interface {
 		nk, err := c.naturalKey(k, depth+1, nil)
 		if err != nil {
-			return kv, err
+			return err
 		}
 		if nk == nil {
-			return kv, nil
+			return nil
 		}
 		nv := reflect.ValueOf(nk)
 		if !nv.Type().AssignableTo(kt) {
-			return kv, c.typeErr(k, kt, "")
+			return c.typeErr(k, kt, "")
 		}
 		kv.Set(nv)
-		return kv, nil
+		return nil
 	}
 	if err := c.into(k, kv, depth+1); err != nil {
-		return kv, err
+		return err
 	}
-	if !kv.Comparable() {
+	if holdsInterface(kt) && !kv.Comparable() {
 		// An array or struct key holding a slice or map (a tuple decoded
 		// into [2]any, say) would make the map insertion panic.
-		return kv, c.typeErr(k, kt, "a map key that holds an uncomparable Go value")
+		return c.typeErr(k, kt, "a map key that holds an uncomparable Go value")
 	}
-	return kv, nil
+	return nil
+}
+
+// holdsInterface reports whether values of type t hold interface values
+// (as elements or fields), whose dynamic types may not be comparable.
+func holdsInterface(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Array:
+		return holdsInterface(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if holdsInterface(t.Field(i).Type) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (c *converter) intoMap(x *dictNode, rv reflect.Value, depth int) error {
 	t := rv.Type()
 	m := reflect.MakeMapWithSize(t, len(x.keys))
+	kv, vv := reflect.New(t.Key()).Elem(), reflect.New(t.Elem()).Elem()
 	for i, k := range x.keys {
-		kv, err := c.mapKey(k, t.Key(), depth)
-		if err != nil {
-			return withPath(err, "["+keyRepr(k)+"]")
+		if err := c.mapKey(k, kv, depth); err != nil {
+			return c.withPath(err, "["+keyRepr(k)+"]")
 		}
-		vv := reflect.New(t.Elem()).Elem()
+		vv.SetZero()
 		if err := c.into(x.vals[i], vv, depth+1); err != nil {
-			return withPath(err, "["+keyRepr(k)+"]")
+			return c.withPath(err, "["+keyRepr(k)+"]")
 		}
 		m.SetMapIndex(kv, vv)
 	}
@@ -662,7 +699,7 @@ func (c *converter) intoStruct(x *dictNode, rv reflect.Value, depth int) error {
 			continue
 		}
 		if err := c.into(x.vals[i], fv, depth+1); err != nil {
-			return withPath(err, "."+si.fields[fi].name)
+			return c.withPath(err, "."+si.fields[fi].name)
 		}
 	}
 	rv.Set(s)

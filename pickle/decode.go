@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,7 +55,7 @@ func UnmarshalPrefix(data []byte, v any) (rest []byte, err error) {
 		}
 		*p = nat
 	} else if err := c.into(val, rv.Elem(), 0); err != nil {
-		return nil, err
+		return nil, c.finishPath(err)
 	}
 	return data[d.pos:], nil
 }
@@ -1137,6 +1138,8 @@ func (d *decoder) setItems(dn *dictNode, items []any) error {
 	if len(items)%2 != 0 {
 		return d.errorf("%s with an odd number of items", opName(d.op))
 	}
+	dn.keys = slices.Grow(dn.keys, len(items)/2)
+	dn.vals = slices.Grow(dn.vals, len(items)/2)
 	for i := 0; i < len(items); i += 2 {
 		if !hashable(items[i]) {
 			return d.errorf("unhashable Python %s as a dict key", pyType(items[i]))

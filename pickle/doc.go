@@ -99,8 +99,9 @@
 // set; a list, tuple or set into a slice; a list or tuple of the same length
 // into an array; bytes into []byte, [N]byte (same length) or string; str
 // into string or []byte; int into any integer kind with a range check, and
-// into float kinds; float into float kinds; the date and time types into
-// theirs; None into nil pointers, slices, maps and interfaces. Pointers are
+// into float kinds (an int beyond the float range is an error, as in
+// Python); float into float kinds; the date and time types into theirs;
+// None into nil pointers, slices, maps and interfaces. Pointers are
 // allocated. Anything else is an *UnmarshalTypeError naming both types and
 // where: "pickle: cannot decode Python str into Go int at .Items[2]".
 //
@@ -178,12 +179,15 @@
 //
 // Malformed input is an error, never a panic: a declared length beyond the
 // remaining input fails before anything is allocated (ErrTruncated), so
-// memory use stays proportional to the input; text integers are limited to
-// 4300 digits as in Python; output nesting is limited to 1000 levels;
-// recursive structures are reported; and containers reached several times
-// through the memo are converted once and shared, so memo references
-// cannot multiply the output (a tuple used as a map[any]any key is limited
-// to 1024 values).
+// memory use stays proportional to the input; text integers, and ints
+// given to decimal.Decimal, are limited to 4300 digits as in Python; output
+// nesting is limited to 1000 levels; recursive structures are reported;
+// containers and bytes objects reached several times through the memo are
+// converted once and shared, so memo references cannot multiply the output
+// (a tuple used as a map[any]any key is limited to 1024 values); and what
+// is copied each time it is reached (the argument of set(x) or
+// str.encode(), a str decoded into a []byte, an int into a big.Int) is
+// limited to 8 times the size of the input plus 1 MiB.
 //
 // # Fuzzing
 //

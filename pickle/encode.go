@@ -1,13 +1,13 @@
 package pickle
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math"
 	"math/big"
 	"math/bits"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -850,12 +850,12 @@ func (e *encoder) saveMap(rv reflect.Value) error {
 	e.setIdent(id, idx, false)
 	n := rv.Len()
 	if n > 0 {
-		keys := sortedKeys(rv)
+		keys, vals := sortedEntries(rv)
 		item := func(i int) error {
 			if err := e.saveKey(keys[i]); err != nil {
 				return err
 			}
-			return e.saveElem(rv.MapIndex(keys[i]))
+			return e.saveElem(vals[i])
 		}
 		if err := e.batchSetItems(len(keys), item); err != nil {
 			return err
@@ -1088,21 +1088,46 @@ func isZeroValue(v reflect.Value) bool {
 // to run.
 func sortedKeys(rv reflect.Value) []reflect.Value {
 	keys := rv.MapKeys()
-	if len(keys) < 2 {
-		return keys
-	}
-	kt := rv.Type().Key()
-	switch kt.Kind() {
-	case reflect.String:
-		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		sort.Slice(keys, func(i, j int) bool { return keys[i].Int() < keys[j].Int() })
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		sort.Slice(keys, func(i, j int) bool { return keys[i].Uint() < keys[j].Uint() })
-	default:
-		sort.Slice(keys, func(i, j int) bool { return compareKeys(keys[i], keys[j]) < 0 })
+	if len(keys) >= 2 {
+		slices.SortFunc(keys, keyOrder(rv.Type().Key()))
 	}
 	return keys
+}
+
+// sortedEntries returns the keys of a map in the order of sortedKeys, and
+// their values. It reads them with MapRange, since MapIndex cannot find a
+// NaN key, and orders keys that compare equal (NaNs) by their values.
+func sortedEntries(rv reflect.Value) (keys, vals []reflect.Value) {
+	type entry struct{ k, v reflect.Value }
+	entries := make([]entry, 0, rv.Len())
+	for it := rv.MapRange(); it.Next(); {
+		entries = append(entries, entry{it.Key(), it.Value()})
+	}
+	order := keyOrder(rv.Type().Key())
+	slices.SortFunc(entries, func(a, b entry) int {
+		if c := order(a.k, b.k); c != 0 {
+			return c
+		}
+		return compareKeys(a.v, b.v)
+	})
+	keys, vals = make([]reflect.Value, len(entries)), make([]reflect.Value, len(entries))
+	for i, en := range entries {
+		keys[i], vals[i] = en.k, en.v
+	}
+	return keys, vals
+}
+
+// keyOrder returns the comparison of keys of type kt.
+func keyOrder(kt reflect.Type) func(a, b reflect.Value) int {
+	switch kt.Kind() {
+	case reflect.String:
+		return func(a, b reflect.Value) int { return cmpString(a.String(), b.String()) }
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return func(a, b reflect.Value) int { return cmp.Compare(a.Int(), b.Int()) }
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return func(a, b reflect.Value) int { return cmp.Compare(a.Uint(), b.Uint()) }
+	}
+	return compareKeys
 }
 
 // keyRank orders values of different Python types: None, bool, numbers,
@@ -1246,7 +1271,10 @@ func cmpFloat(a, b float64) int {
 	case a == b:
 		return 0
 	}
-	// NaNs sort first.
+	// NaNs sort first, by their bits (sets and maps may hold several).
+	if math.IsNaN(a) && math.IsNaN(b) {
+		return cmp.Compare(math.Float64bits(a), math.Float64bits(b))
+	}
 	return cmpInt(b2i(!math.IsNaN(a)), b2i(!math.IsNaN(b)))
 }
 

@@ -29,7 +29,13 @@ type fuzzTarget struct {
 	F Tuple
 	G [2]int8
 	H map[[2]int]Set
+	I map[[2]any][]byte // keys holding interfaces; str and bytes into []byte
+	J []big.Int
+	K []namedByte
+	L [3]namedByte
 }
+
+type namedByte uint8
 
 // FuzzUnmarshal feeds arbitrary bytes to Unmarshal: it must never panic,
 // must allocate in proportion to the input, and what it decodes must
@@ -50,6 +56,7 @@ func FuzzUnmarshal(f *testing.F) {
 		"8005 5d 94 68 00 61 2e",
 		"cdatetime\ndatetime\n(I2024\nI2\nI28\nI1\nI2\nI3\nI4\ncpytz\n_UTC\n)RtR.",
 		"czoneinfo\nZoneInfo\n(VEurope/Paris\ntR.",
+		"\x80\x05}\x8c\x01I}(\x91N\x86C\x01ass.", // {'I': {(frozenset(), None): b'a'}}: I's key cannot hold it
 	} {
 		if strings.Contains(s, "\n") || strings.Contains(s, "(") {
 			f.Add([]byte(s))
@@ -60,6 +67,11 @@ func FuzzUnmarshal(f *testing.F) {
 	if b, err := Marshal(sampleAllKinds()); err == nil {
 		f.Add(b)
 	}
+	// Memo references that would multiply the output if expanded.
+	f.Add(frozensetDAG(8))
+	f.Add(tupleKeyBomb(8, 50))
+	f.Add(memoBomb("C\x08abcdefgh", 100))
+	f.Add(callBomb("(K\x01K\x02l", "builtins", "frozenset", nil, 10))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		before := heapAllocs()
 		var v any
