@@ -470,7 +470,9 @@ func (e *encoder) saveStr(s string, shared bool) error {
 		writeData(e, hdr[:9], s)
 	}
 	idx := e.memoize()
-	if shared {
+	// At depth 0 the str is the whole pickle: nothing can refer to it
+	// again, so a lone str (the commonest cached value) needs no memo map.
+	if shared && e.depth > 0 {
 		if e.strs == nil {
 			e.strs = make(map[string]int)
 		}
@@ -509,7 +511,7 @@ func (e *encoder) saveBytes(b []byte, shared bool) {
 		writeData(e, hdr[:9], b)
 	}
 	idx := e.memoize()
-	if shared {
+	if shared && e.depth > 0 { // see saveStr
 		if e.bytes == nil {
 			e.bytes = make(map[string]int)
 		}
