@@ -274,10 +274,7 @@ var timed = []struct {
 func (s *side) djangoWrites(t *testing.T) {
 	ctx := context.Background()
 	names, tags := s.fixture(t)
-	var ops []op
-	for _, n := range names {
-		ops = append(ops, op{"op": "set", "key": s.key("dj-" + n), "value": tags[n]})
-	}
+	ops := []op{{"op": "set_fixture", "prefix": s.key("dj-")}}
 	for _, tm := range timed {
 		ops = append(ops, op{"op": "set", "key": s.key("dj-" + tm.name), "value": tag{"str", tm.name}, "timeout": tm.timeout})
 	}
@@ -352,6 +349,17 @@ func (s *side) djangoWrites(t *testing.T) {
 	if tm, _, err := djcache.Get[time.Time](ctx, s.c, s.key("dj-datetime_utc")); !tm.Equal(want) || err != nil {
 		t.Errorf("Get[time.Time] of Django's aware datetime = %v, %v; want %v", tm, err, want)
 	}
+	// Values only Django's own code makes: timezone.now() of Django 3.2
+	// (pytz's UTC), a pytz zone, a SafeString, an OrderedDict.
+	for _, kv := range s.django.one(t, op{"op": "set_django_values", "prefix": s.key("djv-")}).([]any) {
+		pair := kv.([]any)
+		var got any
+		found, err := s.c.Get(ctx, s.key("djv-"+pair[0].(string)), &got)
+		if g, w := canon(toTag(got)), canon(pair[1]); !found || err != nil || g != w {
+			t.Errorf("Get of Django's %s = %s, %v, %v; want %s", pair[0], g, found, err, w)
+		}
+	}
+
 	// A class outside package pickle's allow-list is an error that names
 	// it, not a miss and not garbage.
 	s.django.one(t, op{"op": "set_fraction", "key": s.key("dj-fraction")})
@@ -384,6 +392,22 @@ func (s *side) djcacheWrites(t *testing.T) {
 	// The stored expiries at once: the one-hour key is checked to ±5s of
 	// Django's clock, and the batch below takes seconds on a loaded machine.
 	expiries := s.django.run(t, op{"op": "expiry", "key": s.key("go-t_never")}, op{"op": "expiry", "key": s.key("go-t_hour")})
+	// A Go struct is a dict of its fields, named by their tags.
+	type product struct {
+		Name   string    `json:"name"`
+		Tags   []string  `json:"tags"`
+		Price  float64   `json:"price"`
+		When   time.Time `json:"when"`
+		Secret string    `json:"-"`
+		Note   *string   `json:"note,omitempty"`
+	}
+	when := time.Date(2024, 5, 6, 7, 8, 9, 10000, time.UTC)
+	if err := s.c.Set(ctx, s.key("go-struct"), product{Name: "pen", Tags: []string{"a", "b"}, Price: 2.5, When: when, Secret: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	wantStruct := toTag(map[string]any{"name": "pen", "tags": []any{"a", "b"}, "price": 2.5, "when": when})
+	s.checkDjangoSees(t, s.key("go-struct"), wantStruct)
+
 	// Django's own bytes for the same values, to compare with.
 	var ops []op
 	for _, n := range names {

@@ -331,6 +331,31 @@ def fixture():
         "decimal": decimal.Decimal("3.14"),
         "decimal_neg": decimal.Decimal("-0.001"),
         "decimal_exp": decimal.Decimal("1E+3"),
+        "decimal_nan": decimal.Decimal("NaN"),
+        "bytes_long": bytes(range(256)) * 400,
+        "bytearray": bytearray(b"mutable"),
+        "list_shared": [[1, 2]] * 3,
+        "tuple_keys": {(1, "a"): [None], (2, "b"): {"x": 1.5}},
+        "set_tuples": {(1, 2), (3, 4)},
+    }
+
+
+def fixture_django():
+    """Values only Django's own code makes: Django 3.2's timezone.now()
+    (a datetime in pytz's UTC), a pytz zone, a lazy-free SafeString, an
+    OrderedDict. djcache reads them; it writes them back as their plain
+    Python equivalents, so they are not part of fixture()."""
+    import collections
+
+    import pytz
+    from django.utils.safestring import mark_safe
+
+    paris = pytz.timezone("Europe/Paris")
+    return {
+        "pytz_utc": datetime.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=pytz.utc),
+        "pytz_paris": paris.localize(datetime.datetime(2024, 7, 1, 12, 0)),
+        "safestring": mark_safe("<b>bold</b>"),
+        "ordereddict": collections.OrderedDict([("b", 1), ("a", 2)]),
     }
 
 
@@ -383,6 +408,27 @@ def run(cache, backend, op):
         return {"hashed": cache._cache.hasher.get_node(made), "holders": [s for s, _, _ in memcached_find(cache, made)]}
     if name == "fixture":
         return [[k, to_tag(v)] for k, v in fixture().items()]
+    if name == "set_fixture":
+        # The fixture's own objects (not rebuilt from tags), so that what
+        # Django writes keeps Python's sharing: [[1, 2]] * 3 pickles the
+        # inner list once and refers to it twice.
+        for k, v in fixture().items():
+            cache.set(op["prefix"] + k, v)
+        return True
+    if name == "set_django_values":
+        # Written here, compared in Go with the tags of their plain forms.
+        out = []
+        for k, v in fixture_django().items():
+            cache.set(op["prefix"] + k, v)
+            plain = v
+            if isinstance(v, str):
+                plain = str(v)
+            elif isinstance(v, dict):
+                plain = dict(v)
+            elif isinstance(v, datetime.datetime):
+                plain = v.astimezone(datetime.timezone(v.utcoffset()))
+            out.append([k, to_tag(plain)])
+        return out
     if name == "createcachetable":
         from django.core.management import call_command
 
