@@ -39,6 +39,9 @@ var djangoVectors = []struct {
 	{"()", Tuple{}, nil, "8005292e"},
 	{"{'a': 1}", map[string]any{"a": 1}, map[string]any{"a": int64(1)}, "8005950a000000000000007d948c0161944b01732e"},
 	{"{1, 2}", NewSet(1, 2), NewSet(int64(1), int64(2)), "80059509000000000000008f94284b014b02902e"},
+	// DJANGO.md prints this one without the MARK (28) after the dict's
+	// MEMOIZE, 33 bytes under a frame of 0x22 = 34: a typo there. These
+	// are CPython 3.11's bytes (pickle.dumps(v, 5).hex()).
 	{"{'a': [1, 2.5, None, True], 'b': b'x'}",
 		map[string]any{"a": []any{1, 2.5, nil, true}, "b": []byte("x")},
 		map[string]any{"a": []any{int64(1), 2.5, nil, true}, "b": []byte("x")},
