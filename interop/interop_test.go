@@ -408,6 +408,26 @@ func (s *side) djcacheWrites(t *testing.T) {
 	wantStruct := toTag(map[string]any{"name": "pen", "tags": []any{"a", "b"}, "price": 2.5, "when": when})
 	s.checkDjangoSees(t, s.key("go-struct"), wantStruct)
 
+	// SetMany (one round trip or statement where the backend allows) and
+	// DeleteMany, seen by Django's get_many.
+	batch := map[string]any{s.key("many-a"): "α", s.key("many-b"): int64(-3), s.key("many-c"): []any{true, nil}}
+	if failed, err := s.c.SetMany(ctx, batch); err != nil || len(failed) != 0 {
+		t.Fatalf("SetMany = %v, %v", failed, err)
+	}
+	keysOf := []string{s.key("many-a"), s.key("many-b"), s.key("many-c")}
+	got := s.django.one(t, op{"op": "get_many", "keys": keysOf}).(map[string]any)
+	for k, v := range batch {
+		if canon(got[k]) != canon(toTag(v)) {
+			t.Errorf("Django get_many after SetMany: %s = %v; want %s", k, got[k], canon(toTag(v)))
+		}
+	}
+	if err := s.c.DeleteMany(ctx, keysOf[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.django.one(t, op{"op": "get_many", "keys": keysOf}).(map[string]any); len(got) != 1 || got[keysOf[2]] == nil {
+		t.Errorf("Django get_many after DeleteMany of two keys = %v; want only %s", got, keysOf[2])
+	}
+
 	// Django's own bytes for the same values, to compare with.
 	var ops []op
 	for _, n := range names {
