@@ -227,11 +227,12 @@
 //
 //   - Files: both processes need read and write access to the directory
 //     (Django creates it with mode 0700: run both as the same user).
-//   - Databases: Django's table works on SQLite and PostgreSQL. On MySQL and
-//     MariaDB, Django's table compares keys case-insensitively, which
-//     djcache refuses; make the table with "djcache createcachetable" (a
-//     binary collation, which Django uses as it is) or alter it as the error
-//     says. Expiry times are stored in UTC, as Django does with USE_TZ =
+//   - Databases: a table made by Django's createcachetable works, and so
+//     does one made by "djcache createcachetable". On MySQL and MariaDB,
+//     Django's table compares keys case-insensitively ("Key" and "key"
+//     share one row, for Django too); djcache uses it as it is and logs a
+//     warning with the ALTER TABLE statement that makes keys exact, which
+//     Django takes as well (djcache's own table is exact from the start). Expiry times are stored in UTC, as Django does with USE_TZ =
 //     True. A Django project with USE_TZ = False (Django 3.2's global
 //     default) stores its local time: put "USE_TZ": false and its
 //     "TIME_ZONE" next to CACHES in the pasted settings, or add

@@ -14,7 +14,8 @@
 // Each backend runs the same steps, with Django's default key function and
 // again with a KEY_PREFIX and a VERSION (and the database backends once
 // more with USE_TZ = False and TIME_ZONE = "Asia/Tokyo", whose naive
-// expiry times a wrong zone would shift by nine hours):
+// expiry times a wrong zone would shift by nine hours, and MariaDB once
+// more on the table Django's createcachetable makes):
 //
 //  1. Django writes the fixture (peer.py's fixture(): ints from -3**80 to
 //     2**70, ASCII and non-ASCII text, all 256 byte values, floats, bools,

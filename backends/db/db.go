@@ -62,8 +62,10 @@ type Driver struct {
 	cullFreq   int64 // 0: clear when full
 	recount    int64 // count at least every recount writes
 
-	ready   atomic.Bool // the table was checked (and created if missing)
-	readyMu sync.Mutex  // serializes the check
+	ready atomic.Bool // the table was checked (and created if missing)
+
+	sharedWithDjango bool       // UsePickle was called: take Django's table as it is
+	readyMu          sync.Mutex // serializes the check
 
 	closed atomic.Bool
 	mu     sync.Mutex // protects nDyn and the preparation of stmts and dyns, against Close
@@ -88,7 +90,21 @@ var (
 	_ driver.DeleteManyDriver = (*Driver)(nil)
 	_ driver.HasDriver        = (*Driver)(nil)
 	_ driver.ExpiryReader     = (*Driver)(nil)
+	_ driver.Pickler          = (*Driver)(nil)
 )
+
+// UsePickle implements driver.Pickler. Django's DatabaseCache pickles every
+// value, integers included, so no kind stays outside pickle. It also tells
+// the Driver that the table is shared with Django: a MySQL or MariaDB table
+// made by Django's createcachetable, whose cache_key compares keys
+// case-insensitively, is then used as Django uses it (keys that differ only
+// in case share one row, for both) with a warning logged through
+// slog.Default() that gives the ALTER TABLE statement that makes keys exact,
+// instead of being refused with ErrCaseInsensitiveTable.
+func (d *Driver) UsePickle() driver.Kinds {
+	d.sharedWithDjango = true
+	return 0
+}
 
 // unknownRows is the upper bound before the first count: it forces one.
 const unknownRows = math.MaxInt64 / 4

@@ -47,7 +47,10 @@
 // Driver checks the collation before its first call and, on a
 // case-insensitive table, fails every call with [ErrCaseInsensitiveTable]
 // and the ALTER TABLE statement that fixes the table (Django keeps working
-// after it).
+// after it). A Cache with the pickle serializer shares the table with
+// Django, so it takes Django's table as Django does: keys that differ only
+// in case share one row, for both programs, and a warning through
+// slog.Default() gives the same ALTER TABLE statement.
 //
 // Keys longer than 255 characters do not fit cache_key and fail with an
 // error wrapping djcache.ErrInvalidKey. PostgreSQL cannot store NUL or

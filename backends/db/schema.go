@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 )
 
@@ -207,8 +208,15 @@ func (d *Driver) prepareTable(ctx context.Context) error {
 	}
 	want := stmts[0][strings.Index(stmts[0], "COLLATE ")+len("COLLATE "):]
 	want = want[:strings.IndexByte(want, ' ')]
-	return fmt.Errorf("%w: table %s has cache_key in %s with collation %s, under which keys that differ only in case (or in trailing spaces) share one row; make it exact with: ALTER TABLE %s MODIFY %s varchar(255) CHARACTER SET utf8mb4 COLLATE %s NOT NULL",
+	err = fmt.Errorf("%w: table %s has cache_key in %s with collation %s, under which keys that differ only in case (or in trailing spaces) share one row; make it exact with: ALTER TABLE %s MODIFY %s varchar(255) CHARACTER SET utf8mb4 COLLATE %s NOT NULL",
 		ErrCaseInsensitiveTable, d.dialect.quote(d.table), charset.String, collation.String, d.dialect.quote(d.table), d.dialect.quote("cache_key"), want)
+	if d.sharedWithDjango {
+		// Django uses this table as it is; so does a Cache that shares it
+		// with Django (the pickle serializer), and says how to do better.
+		slog.Default().Warn(err.Error() + " (used as it is, as Django uses it, since this cache shares the table with Django)")
+		return nil
+	}
+	return err
 }
 
 // exactCollation accepts the binary collations of utf8mb4 (the only

@@ -1,12 +1,15 @@
 package db
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,4 +281,71 @@ func TestCreateTableMissing(t *testing.T) {
 			t.Errorf("CreateTable of an existing table = %v, %v; want false, nil", created, err)
 		}
 	})
+}
+
+// TestDjangoTableShared: a Cache with the pickle serializer shares the
+// table with Django, so it uses Django's table as Django does. On MySQL,
+// whose table compares keys case-insensitively, "Key" and "key" share one
+// row (for both sides), and one warning gives the fix instead of an error;
+// on SQLite and PostgreSQL keys stay exact and nothing is logged.
+func TestDjangoTableShared(t *testing.T) {
+	// The warning goes to slog.Default(): one logger for the three
+	// subtests, which run in parallel, each finding its table's lines.
+	logged := &lockedBuffer{}
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(logged, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	forEngine(t, func(t *testing.T, e engine) {
+		ctx := t.Context()
+		p := newPlace(t, e)
+		admin := p.admin(t)
+		table := uniqueTable("djcache_django_shared")
+		createDjangoTable(t, admin, e.dialect, table)
+		d, err := New(admin, e.dialect, &Options{Table: table})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := djcache.New(d, &djcache.Options{Serializer: djcache.PickleSerializer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Set(ctx, "Key", "upper"); err != nil {
+			t.Fatalf("Set on Django's table with the pickle serializer: %v", err)
+		}
+		got, found, err := djcache.Get[string](ctx, c, "key")
+		if e.dialect == MySQL {
+			if err != nil || got != "upper" {
+				t.Errorf("Get(key) after Set(Key) = %q, %v; want \"upper\", as Django reads that table", got, err)
+			}
+			if n := strings.Count(logged.String(), "ALTER TABLE "+e.dialect.quote(table)); n != 1 {
+				t.Errorf("want one warning giving the ALTER TABLE fix for %s, got %d; logged:\n%s", table, n, logged.String())
+			}
+			return
+		}
+		if err != nil || found {
+			t.Errorf("Get(key) after Set(Key) = %q, %v, %v; want a miss (keys are exact)", got, found, err)
+		}
+		if strings.Contains(logged.String(), table) {
+			t.Errorf("logged about the %v table:\n%s", e.dialect, logged.String())
+		}
+	})
+}
+
+// lockedBuffer is a bytes.Buffer for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
