@@ -345,7 +345,7 @@ func cmdGetMany(ctx context.Context, e *env, fs *flag.FlagSet) error {
 		return err
 	}
 	if e.global.json {
-		if err := writeJSON(e.stdout, got); err != nil {
+		if err := writeJSON(e.stdout, jsonable(map[string]any(got))); err != nil {
 			return err
 		}
 	} else {

@@ -2,11 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"github.com/djcache/djcache"
+	"github.com/djcache/djcache/pickle"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // bin is the djcache binary built once for the end-to-end tests.
@@ -209,4 +214,41 @@ func TestBenchAndStats(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"backend":"filebased.Driver"`) {
 		t.Errorf("stats: exit %d, %q", code, out)
 	}
+}
+
+// TestPythonValues: the values a Django app stores (sets, dicts with other
+// keys than str, dates, timedeltas, decimals, ints beyond 64 bits), read
+// through the pickle serializer, print as text and as JSON.
+func TestPythonValues(t *testing.T) {
+	r := newRunner(t)
+	url := "file://" + filepath.ToSlash(t.TempDir()) + "?serializer=pickle"
+	c, err := djcache.Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	big70, _ := new(big.Int).SetString("1180591620717411303424", 10)
+	for k, v := range map[string]any{
+		"set":   pickle.NewSet(int64(2), int64(1)),
+		"dict":  map[any]any{int64(1): "a", [2]any{int64(1), "b"}: nil},
+		"date":  pickle.Date{Year: 2024, Month: 2, Day: 29},
+		"td":    90*time.Second + time.Millisecond,
+		"dec":   pickle.Decimal("3.14"),
+		"nan":   pickle.Decimal("NaN"),
+		"big":   big70,
+		"tuple": pickle.Tuple{int64(1), "x"},
+	} {
+		if err := c.Set(ctx, k, v); err != nil {
+			t.Fatalf("Set(%s): %v", k, err)
+		}
+	}
+	for k, want := range map[string]string{
+		"set": "[1,2]\n", "date": "2024-02-29\n", "td": "90.001\n", "dec": "3.14\n", "nan": "NaN\n",
+		"big": "1180591620717411303424\n", "tuple": "[1,\"x\"]\n",
+	} {
+		r.expect(0, want, "", "--url", url, "get", k)
+	}
+	r.expect(0, `{"1":"a","[1,\"b\"]":null}`+"\n", "", "--url", url, "get", "dict")
+	r.expect(0, `{"date":"2024-02-29","dec":3.14,"set":[1,2],"td":90.001}`+"\n", "", "--url", url, "--json", "get-many", "set", "date", "td", "dec")
 }

@@ -5,9 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
+	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/djcache/djcache/pickle"
 )
 
 var canonicalInt = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
@@ -97,13 +103,19 @@ func readValue(args []string, stdin io.Reader, typ string) (string, error) {
 
 // printValue writes a decoded value: text as it is, bytes raw, numbers and
 // booleans in Go's notation, nil as null, structures as JSON; with --json,
-// everything as JSON (bytes as base64).
+// everything as JSON (bytes as base64). Python values that JSON lacks
+// (a Django app's, read through the pickle serializer) print as
+// jsonable makes them.
 func printValue(w io.Writer, v any, asJSON bool) error {
+	v = jsonable(v)
 	if asJSON {
 		return writeJSON(w, v)
 	}
 	switch x := v.(type) {
 	case string:
+		_, err := fmt.Fprintln(w, x)
+		return err
+	case json.Number:
 		_, err := fmt.Fprintln(w, x)
 		return err
 	case []byte:
@@ -117,6 +129,86 @@ func printValue(w io.Writer, v any, asJSON bool) error {
 		return err
 	}
 	return writeJSON(w, v)
+}
+
+// jsonable returns v with the values of package pickle's mapping that
+// encoding/json cannot write, or writes unhelpfully, replaced: a set or
+// frozenset by a list sorted by its elements' JSON, a dict with keys other
+// than str by an object keyed by each key's JSON (a str key as it is), a
+// tuple used as a key by a list, a date or time of day by its ISO text, a
+// timedelta by its seconds, a Decimal by its digits as a JSON number (or a
+// string for NaN and infinities, which JSON has no number for).
+func jsonable(v any) any {
+	switch x := v.(type) {
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonable(e)
+		}
+		return out
+	case pickle.Tuple:
+		return jsonable([]any(x))
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonable(e)
+		}
+		return out
+	case map[any]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			key, ok := k.(string)
+			if !ok {
+				b, _ := json.Marshal(jsonable(k))
+				key = string(b)
+			}
+			out[key] = jsonable(e)
+		}
+		return out
+	case pickle.Set:
+		return sortedItems(x)
+	case pickle.FrozenSet:
+		return sortedItems(x)
+	case pickle.Date:
+		return x.String()
+	case pickle.Time:
+		return x.String()
+	case time.Duration:
+		return json.Number(strconv.FormatFloat(x.Seconds(), 'f', -1, 64))
+	case pickle.Decimal:
+		if _, ok := new(big.Float).SetString(string(x)); ok {
+			return json.Number(x)
+		}
+		return string(x)
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Array && rv.Type().Elem().Kind() == reflect.Interface {
+		out := make([]any, rv.Len()) // a tuple that was a dict key or set element
+		for i := range out {
+			out[i] = jsonable(rv.Index(i).Interface())
+		}
+		return out
+	}
+	return v
+}
+
+// sortedItems returns a set's elements, jsonable, sorted by their JSON.
+func sortedItems[S ~map[any]struct{}](s S) []any {
+	type item struct {
+		v   any
+		key string
+	}
+	items := make([]item, 0, len(s))
+	for e := range s {
+		v := jsonable(e)
+		b, _ := json.Marshal(v)
+		items = append(items, item{v, string(b)})
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].key < items[j].key })
+	out := make([]any, len(items))
+	for i, it := range items {
+		out[i] = it.v
+	}
+	return out
 }
 
 func writeJSON(w io.Writer, v any) error {
