@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/big"
 	"strings"
@@ -176,15 +177,21 @@ func (d *decoder) call(f any, args []any, newobj bool) (any, error) {
 	case clsReconstructor:
 		// copyreg._reconstructor(cls, base, state): protocols 0 and 1 write
 		// str subclasses (Django's SafeString) this way.
+		// uuid.UUID too, as _reconstructor(uuid.UUID, object, None),
+		// which is object.__new__(uuid.UUID) (its state follows: BUILD).
 		if len(args) == 3 {
 			cls, ok1 := args[0].(*classVal)
 			base, ok2 := args[1].(*classVal)
-			s, ok3 := args[2].(string)
-			if ok1 && ok2 && ok3 && cls.kind == clsSafeString && base.kind == clsStr {
-				return s, nil
+			if ok1 && ok2 {
+				if s, ok := args[2].(string); ok && cls.kind == clsSafeString && base.kind == clsStr {
+					return s, nil
+				}
+				if args[2] == nil && cls.kind == clsUUID && base.kind == clsObject {
+					return &uuidVal{}, nil
+				}
 			}
 		}
-		return nil, d.errorf("copyreg._reconstructor is allowed only for Django's SafeString")
+		return nil, d.errorf("copyreg._reconstructor is allowed only for Django's SafeString and uuid.UUID")
 	case clsSafeString:
 		if len(args) == 0 {
 			return "", nil
@@ -193,8 +200,83 @@ func (d *decoder) call(f any, args []any, newobj bool) (any, error) {
 			return s, nil
 		}
 		return bad()
+	case clsUUID:
+		// CPython pickles a UUID as UUID.__new__(UUID) (NEWOBJ with no
+		// arguments) and then sets its state (BUILD): see buildUUID.
+		if newobj && len(args) == 0 {
+			return &uuidVal{}, nil
+		}
+		return nil, d.errorf("uuid.UUID is allowed only as CPython pickles it: NEWOBJ with no arguments, then BUILD with its state")
+	case clsSafeUUID:
+		if d.op == opReduce && len(args) == 1 && validIsSafe(args[0]) {
+			return &safeUUIDVal{}, nil
+		}
+		return nil, d.errorf("uuid.SafeUUID is allowed only as REDUCE of uuid.SafeUUID with (0,), (-1,) or (None,)")
+	case clsObject:
+		return nil, d.errorf("builtins.object is allowed only as the base class argument of copyreg._reconstructor")
 	}
 	return bad()
+}
+
+// validIsSafe reports a value that uuid.SafeUUID(v) accepts: a member, or
+// the value of one (SafeUUID.safe is 0, unsafe -1, unknown None). CPython
+// pickles a UUID's is_safe as the value; bools, which Python would take
+// for 0 and 1, are refused.
+func validIsSafe(v any) bool {
+	switch x := v.(type) {
+	case nil, *safeUUIDVal:
+		return true
+	case int64:
+		return x == 0 || x == -1
+	}
+	return false
+}
+
+// buildUUID applies BUILD to a uuid.UUID, as UUID.__setstate__ does: the
+// state is a dict {'int': n} with 0 <= n < 2**128, plus 'is_safe' (see
+// validIsSafe) when the UUID's is_safe is known. Anything else is an error.
+func (d *decoder) buildUUID(u *uuidVal, state any) error {
+	if u.set {
+		return d.errorf("BUILD on a uuid.UUID whose state is already set")
+	}
+	dn, ok := state.(*dictNode)
+	if !ok {
+		return d.errorf("uuid.UUID state must be a dict, not %s", pyType(state))
+	}
+	var n any
+	hasInt := false
+	for i, k := range dn.keys { // a repeated key: the last one counts, as in Python
+		name, _ := k.(string)
+		switch v := dn.vals[i]; name {
+		case "int":
+			n, hasInt = v, true
+		case "is_safe":
+			if !validIsSafe(v) {
+				return d.errorf("uuid.UUID state: is_safe must be a uuid.SafeUUID or 0, -1 or None, not %s", pyType(v))
+			}
+		default:
+			return d.errorf("uuid.UUID state with key %s: only 'int' and 'is_safe' are allowed", keyRepr(k))
+		}
+	}
+	if !hasInt {
+		return d.errorf("uuid.UUID state without 'int'")
+	}
+	switch x := n.(type) {
+	case int64:
+		if x < 0 {
+			return d.errorf("uuid.UUID int %d is out of range [0, 2**128)", x)
+		}
+		binary.BigEndian.PutUint64(u.v[8:], uint64(x))
+	case *big.Int:
+		if x.Sign() < 0 || x.BitLen() > 128 {
+			return d.errorf("uuid.UUID int %s is out of range [0, 2**128)", intRepr(x))
+		}
+		x.FillBytes(u.v[:])
+	default:
+		return d.errorf("uuid.UUID state: 'int' must be an int, not %s", pyType(n))
+	}
+	u.set = true
+	return nil
 }
 
 // encodeStr implements str.encode for Latin-1 (protocol 2 pickles bytes as

@@ -81,6 +81,19 @@ func (c *converter) natural(v any, depth int) (any, error) {
 		return x.location(), nil
 	case *classVal:
 		return nil, fmt.Errorf("pickle: a Python class (%s.%s) is not a value Unmarshal can return", x.module, x.name)
+	case *uuidVal, *safeUUIDVal:
+		u, err := uuidOf(v)
+		if err != nil {
+			return nil, err
+		}
+		// Boxing a UUID allocates: once per object, not per reference.
+		if x, ok := v.(*uuidVal); ok {
+			if x.boxed == nil {
+				x.boxed = u
+			}
+			return x.boxed, nil
+		}
+		return u, nil
 	case *listNode:
 		return enterNode(x, func() (any, error) {
 			out := make([]any, len(x.items))
@@ -127,6 +140,80 @@ func (c *converter) natural(v any, depth int) (any, error) {
 		})
 	}
 	return v, nil // nil, bool, int64, *big.Int, float64, string, time.Time, Date, Time, time.Duration, Decimal
+}
+
+var (
+	errUUIDNoState = errors.New("pickle: a uuid.UUID without its state (no BUILD)")
+	errSafeUUID    = errors.New("pickle: uuid.SafeUUID is allowed only as the is_safe of a uuid.UUID's state")
+)
+
+// uuidOf returns the UUID of a uuid.UUID object (a *uuidVal), or an
+// error for one that BUILD has not set and for a uuid.SafeUUID (a
+// *safeUUIDVal) found elsewhere than in a UUID's state.
+func uuidOf(v any) (UUID, error) {
+	switch x := v.(type) {
+	case *uuidVal:
+		if !x.set {
+			return UUID{}, errUUIDNoState
+		}
+		return x.v, nil
+	case *safeUUIDVal:
+		return UUID{}, errSafeUUID
+	}
+	return UUID{}, fmt.Errorf("pickle: internal error: uuidOf(%T)", v)
+}
+
+// uuidInto decodes a uuid.UUID into rv: a UUID or another [16]byte, a
+// []byte (the 16 bytes), a string (the canonical form), an interface the
+// UUID satisfies, or a pointer to one of these.
+func (c *converter) uuidInto(v any, rv reflect.Value, depth int) error {
+	u, err := uuidOf(v)
+	if err != nil {
+		return err
+	}
+	t := rv.Type()
+	switch t.Kind() {
+	case reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			if t.Len() != len(u) {
+				return c.typeErr(v, t, fmt.Sprintf("length %d", len(u)))
+			}
+			copy(rv.Bytes(), u[:]) // fine with a named byte type
+			return nil
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			if err := c.spend(len(u)); err != nil {
+				return err
+			}
+			rv.SetBytes(append([]byte(nil), u[:]...))
+			return nil
+		}
+	case reflect.String:
+		if t == decimalType {
+			break
+		}
+		if err := c.spend(36); err != nil {
+			return err
+		}
+		rv.SetString(u.String())
+		return nil
+	case reflect.Interface:
+		nv := reflect.ValueOf(u)
+		if !nv.Type().AssignableTo(t) {
+			return c.typeErr(v, t, "")
+		}
+		rv.Set(nv)
+		return nil
+	case reflect.Pointer:
+		p := reflect.New(t.Elem())
+		if err := c.into(v, p.Elem(), depth+1); err != nil {
+			return err
+		}
+		rv.Set(p)
+		return nil
+	}
+	return c.typeErr(v, t, "")
 }
 
 func cloneBytes(b []byte) []byte {
@@ -311,6 +398,10 @@ func (c *converter) intoCached(v any, rv reflect.Value, fill func() error) error
 func (c *converter) into(v any, rv reflect.Value, depth int) error {
 	if depth > maxDepth {
 		return errTooDeepData
+	}
+	switch v.(type) {
+	case *uuidVal, *safeUUIDVal:
+		return c.uuidInto(v, rv, depth)
 	}
 	t := rv.Type()
 	switch t {

@@ -163,6 +163,26 @@ func pyCases(t *testing.T) []pyCase {
 		{name: "zoneinfo summer", expr: "datetime(2024, 7, 1, 12, 0, tzinfo=zoneinfo.ZoneInfo('Europe/Paris'))",
 			v: time.Date(2024, 7, 1, 10, 0, 0, 0, time.UTC).In(paris), level: sameValue},
 
+		// UUIDs, and the names CPython interns ('int', module names, the
+		// name of a class defined in Python) shared with equal strings.
+		{name: "uuid", expr: "UUID('12345678-1234-5678-1234-567812345678')", v: mustUUID("12345678-1234-5678-1234-567812345678"), level: exact},
+		{name: "uuids", expr: "[UUID(int=0), UUID(int=5), UUID(int=2**63), UUID(int=2**64-1), UUID(int=2**64), UUID(int=2**127), UUID(int=2**128-1)]",
+			v: []any{UUID{}, uuidInt(5), uuidInt(1 << 63), uuidInt(math.MaxUint64), uuidBig(big2(64)), uuidBig(big2(127)), uuidBig(new(big.Int).Sub(big2(128), big.NewInt(1)))}, level: exact},
+		{name: "uuid names shared", expr: "{'int': 1, 'uuid': UUID(int=7), 'x': [UUID(int=8), 'UUID', 'int']}",
+			v:    map[string]any{"int": 1, "uuid": uuidInt(7), "x": []any{uuidInt(8), "UUID", "int"}},
+			want: map[string]any{"int": int64(1), "uuid": uuidInt(7), "x": []any{uuidInt(8), "UUID", "int"}}, level: exact},
+		{name: "uuid keys", expr: "{UUID(int=1): 'a', UUID(int=2**100): 'b'}", v: map[UUID]string{uuidInt(1): "a", uuidBig(big2(100)): "b"},
+			want: map[any]any{uuidInt(1): "a", uuidBig(big2(100)): "b"}, level: exact},
+		{name: "uuid tuple", expr: "(UUID(int=1), UUID(int=1), date(2024, 1, 2))", v: Tuple{uuidInt(1), uuidInt(1), Date{2024, 1, 2}}, level: exact},
+		{name: "uuid struct", expr: "{'id': UUID(int=3), 'parent': None}", v: uuidRow{ID: uuidInt(3)},
+			want: map[string]any{"id": uuidInt(3), "parent": nil}, level: exact},
+		{name: "module names shared", expr: "{'d': date(2020, 1, 1), 'datetime': 1, 'decimal': Decimal('1'), 'x': 'decimal'}",
+			v:    map[string]any{"d": Date{2020, 1, 1}, "datetime": 1, "decimal": Decimal("1"), "x": "decimal"},
+			want: map[string]any{"d": Date{2020, 1, 1}, "datetime": int64(1), "decimal": Decimal("1"), "x": "decimal"}, level: exact},
+		{name: "uuid safe", expr: "UUID(int=5, is_safe=SafeUUID.safe)", want: uuidInt(5), level: decodeOnly},
+		{name: "uuid unsafe", expr: "[UUID(int=2**128-1, is_safe=SafeUUID.unsafe), UUID(int=6, is_safe=SafeUUID.unknown)]",
+			want: []any{uuidBig(new(big.Int).Sub(big2(128), big.NewInt(1))), uuidInt(6)}, level: decodeOnly},
+
 		// Python-only shapes.
 		{name: "bytearray", expr: "bytearray(b'ab')", want: []byte("ab"), level: decodeOnly},
 		{name: "OrderedDict", expr: "OrderedDict([('a', 1), ('b', [2])])", want: map[string]any{"a": int64(1), "b": []any{int64(2)}}, level: decodeOnly},

@@ -1,16 +1,21 @@
 package pickle
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/big"
 	"time"
 )
 
 // --- encoding -----------------------------------------------------------------
 
 // saveGlobal writes a reference to module.name as CPython does for a class:
-// the class is memoized; so is the module name, which CPython interns, so a
-// second class of the same module reuses it; the class name is a fresh str.
-func (e *encoder) saveGlobal(module, name string) {
+// the class is memoized; so is the module name, which CPython interns, so
+// it is the same object as an equal str constant or another class's module
+// name. The name of a class defined in C (datetime.date, decimal.Decimal)
+// is a fresh str each time; that of a class defined in Python (uuid.UUID)
+// is interned: internedName.
+func (e *encoder) saveGlobal(module, name string, internedName bool) {
 	e.boundary()
 	key := module + "." + name
 	if idx, ok := e.globals[key]; ok {
@@ -18,22 +23,33 @@ func (e *encoder) saveGlobal(module, name string) {
 		return
 	}
 	e.boundary()
-	if idx, ok := e.modules[module]; ok {
-		e.get(idx)
-	} else {
-		_ = e.saveStr(module, false)
-		if e.modules == nil {
-			e.modules = make(map[string]int)
-		}
-		e.modules[module] = e.memoLen - 1
-	}
+	e.saveInterned(module)
 	e.boundary()
-	_ = e.saveStr(name, false)
+	if internedName {
+		e.saveInterned(name)
+	} else {
+		_ = e.saveStr(name, false)
+	}
 	e.op(opStackGlobal)
 	if e.globals == nil {
 		e.globals = make(map[string]int)
 	}
 	e.globals[key] = e.memoize()
+}
+
+// saveInterned writes a str that CPython interns (a module or class name,
+// valid UTF-8): one memo entry shared with equal str constants, whatever
+// the depth (saveStr leaves out the top level).
+func (e *encoder) saveInterned(s string) {
+	if idx, ok := e.strs[s]; ok {
+		e.get(idx)
+		return
+	}
+	_ = e.saveStr(s, false)
+	if e.strs == nil {
+		e.strs = make(map[string]int)
+	}
+	e.strs[s] = e.memoLen - 1
 }
 
 // saveState writes the fresh bytes state of a date or time object.
@@ -87,7 +103,7 @@ func (e *encoder) saveZone(z zoneSpec) error {
 	if z.off <= -86400 || z.off >= 86400 {
 		return &UnsupportedTypeError{Type: locationType, Reason: fmt.Sprintf("UTC offset %ds is not strictly between -24h and 24h", z.off)}
 	}
-	e.saveGlobal("datetime", "timezone")
+	e.saveGlobal("datetime", "timezone", false)
 	e.boundary()
 	e.saveTimedelta(time.Duration(z.off) * time.Second)
 	nargs := 1
@@ -121,7 +137,7 @@ func (e *encoder) saveDatetime(t time.Time) error {
 	if !z.aware && foldOf(t) == 1 {
 		m |= 0x80
 	}
-	e.saveGlobal("datetime", "datetime")
+	e.saveGlobal("datetime", "datetime", false)
 	e.saveState([]byte{byte(y >> 8), byte(y), m, byte(d), byte(h), byte(mi), byte(s), byte(us >> 16), byte(us >> 8), byte(us)})
 	nargs := 1
 	if z.aware {
@@ -138,7 +154,7 @@ func (e *encoder) saveDate(d Date) error {
 	if !d.valid() {
 		return &UnsupportedTypeError{Type: dateType, Reason: fmt.Sprintf("invalid date %04d-%02d-%02d", d.Year, int(d.Month), d.Day)}
 	}
-	e.saveGlobal("datetime", "date")
+	e.saveGlobal("datetime", "date", false)
 	e.saveState([]byte{byte(d.Year >> 8), byte(d.Year), byte(d.Month), byte(d.Day)})
 	e.reduce(1)
 	return nil
@@ -149,7 +165,7 @@ func (e *encoder) saveTimeOfDay(t Time) error {
 		return &UnsupportedTypeError{Type: timeOfDayType, Reason: fmt.Sprintf("invalid time of day %02d:%02d:%02d.%06d", t.Hour, t.Minute, t.Second, t.Microsecond)}
 	}
 	us := t.Microsecond
-	e.saveGlobal("datetime", "time")
+	e.saveGlobal("datetime", "time", false)
 	e.saveState([]byte{byte(t.Hour), byte(t.Minute), byte(t.Second), byte(us >> 16), byte(us >> 8), byte(us)})
 	if t.Location == nil {
 		e.reduce(1)
@@ -174,7 +190,7 @@ func (e *encoder) saveTimedelta(d time.Duration) {
 		rem += usPerDay
 		days--
 	}
-	e.saveGlobal("datetime", "timedelta")
+	e.saveGlobal("datetime", "timedelta", false)
 	e.boundary()
 	e.saveInt(days)
 	e.boundary()
@@ -188,13 +204,39 @@ func (e *encoder) saveDecimal(d Decimal) error {
 	if !validDecimal(string(d)) {
 		return &UnsupportedTypeError{Type: decimalType, Reason: fmt.Sprintf("%q is not a decimal number", truncate(string(d)))}
 	}
-	e.saveGlobal("decimal", "Decimal")
+	e.saveGlobal("decimal", "Decimal", false)
 	e.boundary()
 	if err := e.saveStr(string(d), false); err != nil {
 		return err
 	}
 	e.reduce(1)
 	return nil
+}
+
+// saveUUID writes a uuid.UUID as CPython does (object.__reduce_ex__,
+// protocol 2 and up): UUID.__new__(UUID) by NEWOBJ, then BUILD with the
+// state UUID.__getstate__ returns, {'int': n}, without 'is_safe' since a
+// Go UUID's is_safe is SafeUUID.unknown. Each UUID is a fresh object, as
+// UUIDs read from a database are; the key 'int' is an interned constant.
+func (e *encoder) saveUUID(u UUID) {
+	e.saveGlobal("uuid", "UUID", true)
+	e.boundary()
+	e.op(opEmptyTuple)
+	e.op(opNewObj)
+	e.memoize()
+	e.boundary()
+	e.op(opEmptyDict)
+	e.memoize()
+	e.boundary()
+	e.saveInterned("int")
+	e.boundary()
+	if hi := binary.BigEndian.Uint64(u[:8]); hi == 0 {
+		e.saveUint(binary.BigEndian.Uint64(u[8:]))
+	} else {
+		e.saveBig(new(big.Int).SetBytes(u[:]))
+	}
+	e.op(opSetItem)
+	e.op(opBuild)
 }
 
 // --- wall clocks and folds -------------------------------------------------------

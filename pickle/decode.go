@@ -139,6 +139,20 @@ type zoneVal struct {
 	fixed  bool           // loc has one fixed offset
 }
 
+// uuidVal is a uuid.UUID object: made empty by NEWOBJ (or by
+// copyreg._reconstructor in protocols 0 and 1), then given its value by
+// BUILD. It is a pointer because the pickle memoizes the object before
+// BUILD sets its state.
+type uuidVal struct {
+	v     UUID
+	set   bool // BUILD has set the state
+	boxed any  // v as an interface, made once for all references
+}
+
+// safeUUIDVal is a uuid.SafeUUID enum member, allowed only as the is_safe
+// of a uuid.UUID's state (Unmarshal drops it).
+type safeUUIDVal struct{}
+
 func (z *zoneVal) location() *time.Location {
 	if z.target != nil {
 		return z.target
@@ -169,6 +183,9 @@ const (
 	clsSafeString
 	clsStr
 	clsReconstructor
+	clsObject
+	clsUUID
+	clsSafeUUID
 )
 
 // classVal is an allowed global (a class or function) named by the pickle.
@@ -203,6 +220,9 @@ var allowed = map[string]classKind{
 	"builtins.str":                        clsStr,
 	"builtins.unicode":                    clsStr, // Python 2's name
 	"copyreg._reconstructor":              clsReconstructor,
+	"builtins.object":                     clsObject, // only as the base of copyreg._reconstructor
+	"uuid.UUID":                           clsUUID,
+	"uuid.SafeUUID":                       clsSafeUUID,
 }
 
 func resolveClass(module, name string) (any, error) {
@@ -274,6 +294,10 @@ func pyType(v any) string {
 		return "decimal.Decimal"
 	case *zoneVal:
 		return "datetime.tzinfo"
+	case *uuidVal, UUID:
+		return "uuid.UUID"
+	case *safeUUIDVal:
+		return "uuid.SafeUUID"
 	case *classVal:
 		return "type (" + x.module + "." + x.name + ")"
 	}
@@ -291,6 +315,8 @@ func hashable(v any) bool {
 		return !x.array
 	case *tupleNode:
 		return tupleHashable(x, 0)
+	case *uuidVal:
+		return x.set // Python hashes the int that BUILD sets
 	}
 	return true
 }
@@ -999,6 +1025,9 @@ func (d *decoder) step() error {
 		inst, err := d.top()
 		if err != nil {
 			return err
+		}
+		if u, ok := inst.(*uuidVal); ok {
+			return d.buildUUID(u, state)
 		}
 		if !emptyState(state) {
 			return d.errorf("BUILD with state on a Python %s is not supported", pyType(inst))

@@ -42,6 +42,7 @@
 //	Time                                  datetime.time           naive when Location is nil
 //	time.Duration                         datetime.timedelta      truncated to the microsecond
 //	Decimal                               decimal.Decimal         from its string
+//	UUID                                  uuid.UUID               EMPTY_TUPLE, NEWOBJ, then BUILD with {'int': n}
 //	*time.Location                        datetime.timezone       its offset on 2000-01-01
 //	pointers                              the value pointed to
 //	interfaces                            the value held
@@ -86,6 +87,7 @@
 //	datetime.time                  Time
 //	datetime.timedelta             time.Duration (an error beyond about ±292 years)
 //	decimal.Decimal                Decimal
+//	uuid.UUID                      UUID (its is_safe attribute is dropped)
 //	a tzinfo alone                 *time.Location
 //
 // A dict key or set element that is a tuple becomes an array [n]any (up to
@@ -96,14 +98,16 @@
 // Into other types, Unmarshal converts: a dict into a struct (keys matched
 // to field names as for encoding/json, exactly then case-insensitively;
 // other keys ignored), a map[K]V, or a map[K]struct{} / map[K]bool from a
-// set; a list, tuple or set into a slice; a list or tuple of the same length
-// into an array; bytes into []byte, [N]byte (same length) or string; str
-// into string or []byte; int into any integer kind with a range check, and
-// into float kinds (an int beyond the float range is an error, as in
-// Python); float into float kinds; the date and time types into theirs;
-// None into nil pointers, slices, maps and interfaces. Pointers are
-// allocated. Anything else is an *UnmarshalTypeError naming both types and
-// where: "pickle: cannot decode Python str into Go int at .Items[2]".
+// set; a list, tuple or set into a slice; a list or tuple of the same
+// length into an array; bytes into []byte, [N]byte (same length) or string;
+// str into string or []byte; int into any integer kind with a range check,
+// and into float kinds (an int beyond the float range is an error, as in
+// Python); float into float kinds; the date and time types into theirs; a
+// uuid.UUID into UUID or another [16]byte, into []byte (its 16 bytes) and
+// into string (the canonical form, as Python's str()); None into nil
+// pointers, slices, maps and interfaces. Pointers are allocated. Anything
+// else is an *UnmarshalTypeError naming both types and where:
+// "pickle: cannot decode Python str into Go int at .Items[2]".
 //
 // Unmarshal replaces the target (it does not merge into existing maps or
 // structs) and does not keep the input. Like pickle.loads, it ignores bytes
@@ -119,19 +123,22 @@
 // get (BINGET/LONG_BINGET) when the same object is saved again. Marshal
 // reproduces all of this; the test suite compares it with CPython for every
 // golden vector of the djcache interop notes and more (large lists, frames,
-// 1000-item batches, datetimes, decimals, sets), and checks that Python
-// loads each output to the intended value.
+// 1000-item batches, datetimes, decimals, UUIDs, sets), and checks that
+// Python loads each output to the intended value.
 //
 // Which objects are "the same" is a Python notion Go values do not carry.
 // Marshal follows what Python does for values written as literals: equal
 // strings, equal bytes and equal constant tuples (of None, bool, int,
 // float, str, bytes and such tuples) are shared, as CPython shares equal
-// constants and interns names; maps, non-constant slices and tuples, and
-// struct pointers are shared when they are the same Go object. Python
-// values built at run time (for example strings read from a database) are
-// distinct objects, so their pickles can differ from Marshal's in memo gets
-// only: both load to equal values. A value that contains itself is an
-// error, as is nesting deeper than 1000 levels.
+// constants and interns names (a str equal to a module name such as
+// 'datetime', to 'UUID' or to the 'int' key of a UUID's state is shared
+// with it); maps, non-constant slices and tuples, and struct pointers are
+// shared when they are the same Go object. Datetimes, decimals and UUIDs
+// are written afresh each time, as Python objects read from a database are.
+// Python values built at run time (for example strings read from a
+// database) are distinct objects, so their pickles can differ from
+// Marshal's in memo gets only: both load to equal values. A value that
+// contains itself is an error, as is nesting deeper than 1000 levels.
 //
 // Go map iteration order is random, so Marshal writes map keys and set
 // elements sorted (by type, then value) to make its output deterministic.
@@ -170,12 +177,20 @@
 //	collections.OrderedDict (decoded as a dict)
 //	django.utils.safestring.SafeString / SafeText, and copyreg._reconstructor for them only
 //	                       (Django's cached template fragments, decoded as strings)
+//	uuid.UUID              only as CPython pickles it: NEWOBJ (or NEWOBJ_EX) with no
+//	                       arguments, or in protocols 0 and 1 copyreg._reconstructor(uuid.UUID,
+//	                       builtins.object, None) (builtins.object is allowed only there),
+//	                       then BUILD with a dict of 'int' (an int, 0 <= n < 2**128) and
+//	                       optionally 'is_safe' (0, -1, None or a uuid.SafeUUID)
+//	uuid.SafeUUID          only as REDUCE with (0,), (-1,) or (None,), as that is_safe
 //
 // (Python 2 names such as __builtin__ are mapped as Python 3 does.) Any
 // other global is a *ClassError ("pickle: class os.system is not
 // allowed"), raised when the pickle names it, before any call. BUILD with
-// a state, extension codes (EXT1/2/4), persistent IDs and out-of-band
-// buffers (NEXT_BUFFER, READONLY_BUFFER) are errors.
+// a state (other than a uuid.UUID's, once), a uuid.UUID that BUILD does
+// not set, a uuid.SafeUUID elsewhere, extension codes (EXT1/2/4),
+// persistent IDs and out-of-band buffers (NEXT_BUFFER, READONLY_BUFFER)
+// are errors.
 //
 // Malformed input is an error, never a panic: a declared length beyond the
 // remaining input fails before anything is allocated (ErrTruncated), so
@@ -186,8 +201,9 @@
 // converted once and shared, so memo references cannot multiply the output
 // (a tuple used as a map[any]any key is limited to 1024 values); and what
 // is copied each time it is reached (the argument of set(x) or
-// str.encode(), a str decoded into a []byte, an int into a big.Int) is
-// limited to 8 times the size of the input plus 1 MiB.
+// str.encode(), a str decoded into a []byte, an int into a big.Int, a UUID
+// into a string or []byte) is limited to 8 times the size of the input
+// plus 1 MiB.
 //
 // # Fuzzing
 //

@@ -71,12 +71,11 @@ type encoder struct {
 	memoLen    int
 	depth      int
 
-	strs    map[string]int // str value -> memo index (Python shares equal constants)
+	strs    map[string]int // str value -> memo index (Python shares equal constants and interned names)
 	bytes   map[string]int // bytes value -> memo index
 	tuples  map[string]int // constant tuple key -> memo index
 	idents  map[ident]identState
 	globals map[string]int // "module.name" -> memo index of the class
-	modules map[string]int // module name (interned in CPython) -> memo index
 	zones   map[zoneKey]int
 	keyBuf  []byte
 }
@@ -181,6 +180,7 @@ var (
 	dateType      = reflect.TypeFor[Date]()
 	timeOfDayType = reflect.TypeFor[Time]()
 	decimalType   = reflect.TypeFor[Decimal]()
+	uuidType      = reflect.TypeFor[UUID]()
 	bigIntType    = reflect.TypeFor[big.Int]()
 	bigIntPtrType = reflect.TypeFor[*big.Int]()
 	locationType  = reflect.TypeFor[*time.Location]()
@@ -235,6 +235,8 @@ func (e *encoder) save(v any) error {
 		e.saveBig(x)
 	case Decimal:
 		return e.saveDecimal(x)
+	case UUID:
+		e.saveUUID(x)
 	case time.Time:
 		return e.saveDatetime(x)
 	case time.Duration:
@@ -281,6 +283,11 @@ func (e *encoder) saveValue(rv reflect.Value) error {
 		}
 		loc := rv.Interface().(*time.Location)
 		return e.saveZone(zoneAt(time.Date(2000, 1, 1, 0, 0, 0, 0, loc)))
+	case uuidType:
+		var u UUID
+		copy(u[:], arrayBytes(rv))
+		e.saveUUID(u)
+		return nil
 	case tupleType:
 		return e.saveTuple(rv, false)
 	case setType:
@@ -724,7 +731,7 @@ func appendConstKey(buf []byte, rv reflect.Value, budget *int) ([]byte, bool) {
 	}
 	t := rv.Type()
 	switch t {
-	case durationType, decimalType, timeType, dateType, timeOfDayType, setType, frozenSetType, bigIntType:
+	case durationType, decimalType, timeType, dateType, timeOfDayType, setType, frozenSetType, bigIntType, uuidType:
 		return buf, false
 	case bigIntPtrType:
 		if rv.IsNil() {
@@ -1133,7 +1140,8 @@ func keyOrder(kt reflect.Type) func(a, b reflect.Value) int {
 }
 
 // keyRank orders values of different Python types: None, bool, numbers,
-// str, Decimal, bytes, tuples, datetimes, dates, times, timedeltas, others.
+// str, Decimal, bytes, tuples, datetimes, dates, times, timedeltas, UUIDs,
+// others.
 func keyRank(v reflect.Value) (int, reflect.Value) {
 	for v.IsValid() && (v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer && v.Type() != bigIntPtrType) {
 		if v.IsNil() {
@@ -1160,6 +1168,8 @@ func keyRank(v reflect.Value) (int, reflect.Value) {
 		return 9, v
 	case durationType:
 		return 10, v
+	case uuidType:
+		return 11, v
 	}
 	switch v.Kind() {
 	case reflect.Bool:
@@ -1176,7 +1186,7 @@ func keyRank(v reflect.Value) (int, reflect.Value) {
 		}
 		return 6, v
 	}
-	return 11, v
+	return 12, v
 }
 
 func compareKeys(a, b reflect.Value) int {
@@ -1194,7 +1204,7 @@ func compareKeys(a, b reflect.Value) int {
 		return compareNumbers(a, b)
 	case 3, 4:
 		return cmpString(a.String(), b.String())
-	case 5:
+	case 5, 11: // a UUID's bytes are its int, big-endian
 		return cmpString(string(arrayBytes(a)), string(arrayBytes(b)))
 	case 6:
 		for i := 0; i < a.Len() && i < b.Len(); i++ {

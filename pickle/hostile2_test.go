@@ -495,8 +495,69 @@ func hostileCases() []hostileCase {
 		{name: "bytes into [2]namedByte", data: cat("\x80\x05C\x02ab."), into: func() any { return new([2]namedByte) }, ok: true, want: [2]namedByte{'a', 'b'}},
 		{name: "bytes into [3]namedByte", data: cat("\x80\x05C\x02ab."), into: func() any { return new([3]namedByte) }, typeErr: true, msg: "length 2"},
 		{name: "scalar tuple key into map[[2]any]int", data: cat("\x80\x05}K\x01N\x86K\x01s."), into: func() any { return new(map[[2]any]int) }, ok: true, want: map[[2]any]int{{int64(1), nil}: 1}},
+
+		// uuid.UUID: NEWOBJ with no arguments, then BUILD of {'int': n[, 'is_safe': v]}.
+		{name: "UUID 2**128-1", data: cat("\x80\x05", newUUID, "}", su("int"), "\x8a\x11", strings.Repeat("\xff", 16), "\x00sb."), ok: true, want: UUID(bytes.Repeat([]byte{0xff}, 16))},
+		{name: "UUID with a SafeUUID member", data: cat("\x80\x05", newUUID, "}(", su("int"), "K\x05", su("is_safe"), sg("uuid", "SafeUUID"), "J\xff\xff\xff\xff\x85Rub."), ok: true, want: uuidInt(5)},
+		{name: "UUID state repeated key", data: cat("\x80\x05", newUUID, "}(", su("int"), "K\x05", su("int"), "K\x06ub."), ok: true, want: uuidInt(6)},
+		{name: "UUID through the memo, then BUILD", data: cat("\x80\x05]\x94", newUUID, "\x94a", get(1), "}", su("int"), "K\x05sb0."), ok: true, want: []any{uuidInt(5)}},
+		{name: "UUID state with an extra key", data: cat("\x80\x05", newUUID, "}(", su("int"), "K\x05", su("x"), "K\x01ub."), msg: `uuid.UUID state with key "x": only 'int' and 'is_safe' are allowed`},
+		{name: "UUID state with an int key", data: cat("\x80\x05", newUUID, "}(", su("int"), "K\x05K\x01K\x01ub."), msg: "uuid.UUID state with key 1"},
+		{name: "UUID int 2**128", data: cat("\x80\x05", newUUID, "}", su("int"), "\x8a\x11", strings.Repeat("\x00", 16), "\x01sb."), msg: "uuid.UUID int 340282366920938463463374607431768211456 is out of range [0, 2**128)"},
+		{name: "UUID int -1", data: cat("\x80\x05", newUUID, "}", su("int"), "J\xff\xff\xff\xffsb."), msg: "uuid.UUID int -1 is out of range"},
+		{name: "UUID int -2**100", data: cat("\x80\x05", newUUID, "}", su("int"), "\x8a\x0d", strings.Repeat("\x00", 12), "\xf0sb."), msg: "uuid.UUID int -1267650600228229401496703205376 is out of range"},
+		{name: "UUID int of 100000 bytes", data: cat("\x80\x05", newUUID, "}", su("int"), "\x8b", le32(100000), strings.Repeat("\x5a", 100000), "sb."), msg: "uuid.UUID int an int of 799999 bits is out of range"},
+		{name: "UUID int a str", data: cat("\x80\x05", newUUID, "}", su("int"), su("5"), "sb."), msg: "uuid.UUID state: 'int' must be an int, not str"},
+		{name: "UUID int a bool", data: cat("\x80\x05", newUUID, "}", su("int"), "\x88sb."), msg: "'int' must be an int, not bool"},
+		{name: "UUID int a float", data: cat("\x80\x05", newUUID, "}", su("int"), "G\x40\x14\x00\x00\x00\x00\x00\x00sb."), msg: "'int' must be an int, not float"},
+		{name: "UUID state without int", data: cat("\x80\x05", newUUID, "}", su("is_safe"), "K\x00sb."), msg: "uuid.UUID state without 'int'"},
+		{name: "UUID empty state", data: cat("\x80\x05", newUUID, "}b."), msg: "uuid.UUID state without 'int'"},
+		{name: "UUID None state", data: cat("\x80\x05", newUUID, "Nb."), msg: "uuid.UUID state must be a dict, not NoneType"},
+		{name: "UUID (dict, slots) state", data: cat("\x80\x05", newUUID, "}", su("int"), "K\x05sN\x86b."), msg: "uuid.UUID state must be a dict, not tuple"},
+		{name: "UUID BUILD twice", data: cat("\x80\x05", newUUID, "}", su("int"), "K\x05sb}", su("int"), "K\x06sb."), msg: "BUILD on a uuid.UUID whose state is already set"},
+		{name: "UUID without BUILD", data: cat("\x80\x05", newUUID, "."), is: errUUIDNoState},
+		{name: "UUID without BUILD into string", data: cat("\x80\x05", newUUID, "."), into: func() any { return new(string) }, is: errUUIDNoState},
+		{name: "UUID without BUILD as a dict key", data: cat("\x80\x05}", newUUID, "K\x01s."), msg: "unhashable Python uuid.UUID as a dict key"},
+		{name: "UUID by REDUCE", data: cat("\x80\x05", sg("uuid", "UUID"), su("12345678123456781234567812345678"), "\x85R."), msg: "uuid.UUID is allowed only as CPython pickles it"},
+		{name: "UUID by NEWOBJ with arguments", data: cat("\x80\x05", sg("uuid", "UUID"), su("12345678123456781234567812345678"), "\x85\x81."), msg: "uuid.UUID is allowed only as CPython pickles it"},
+		{name: "UUID by OBJ", data: cat("(cuuid\nUUID\no."), msg: "uuid.UUID is allowed only as CPython pickles it"},
+		{name: "UUID by INST", data: cat("(iuuid\nUUID\n."), msg: "uuid.UUID is allowed only as CPython pickles it"},
+		{name: "UUID state on a dict", data: cat("\x80\x05}}", su("int"), "K\x05sb."), msg: "BUILD with state on a Python dict is not supported"},
+		{name: "UUID state on a list", data: cat("\x80\x05]}", su("int"), "K\x05sb."), msg: "BUILD with state on a Python list is not supported"},
+		{name: "UUID state on a SafeUUID", data: cat("\x80\x05", sg("uuid", "SafeUUID"), "K\x00\x85R}", su("int"), "K\x05sb."), msg: "BUILD with state on a Python uuid.SafeUUID is not supported"},
+		{name: "UUID state on the UUID class", data: cat("\x80\x05", sg("uuid", "UUID"), "}", su("int"), "K\x05sb."), msg: "BUILD with state on a Python type (uuid.UUID) is not supported"},
+		{name: "UUID class alone", data: cat("\x80\x05", sg("uuid", "UUID"), "."), msg: "a Python class (uuid.UUID) is not a value"},
+		{name: "UUID is_safe 5", data: cat("\x80\x05", newUUID, "}(", su("int"), "K\x05", su("is_safe"), "K\x05ub."), msg: "is_safe must be a uuid.SafeUUID or 0, -1 or None, not int"},
+		{name: "UUID is_safe a str", data: cat("\x80\x05", newUUID, "}(", su("int"), "K\x05", su("is_safe"), su("safe"), "ub."), msg: "is_safe must be a uuid.SafeUUID or 0, -1 or None, not str"},
+		{name: "UUID is_safe False", data: cat("\x80\x05", newUUID, "}(", su("int"), "K\x05", su("is_safe"), "\x89ub."), msg: "not bool"},
+		{name: "UUID is_safe a UUID", data: cat("\x80\x05", newUUID, "\x94}(", su("int"), "K\x05", su("is_safe"), get(0), "ub."), msg: "not uuid.UUID"},
+		{name: "SafeUUID alone", data: cat("\x80\x05", sg("uuid", "SafeUUID"), "K\x00\x85R."), is: errSafeUUID},
+		{name: "SafeUUID in a list", data: cat("\x80\x05]", sg("uuid", "SafeUUID"), "N\x85Ra."), into: func() any { return new([]any) }, is: errSafeUUID},
+		{name: "SafeUUID into an int", data: cat("\x80\x05", sg("uuid", "SafeUUID"), "K\x00\x85R."), into: func() any { return new(int) }, is: errSafeUUID},
+		{name: "SafeUUID(5)", data: cat("\x80\x05", sg("uuid", "SafeUUID"), "K\x05\x85R."), msg: "uuid.SafeUUID is allowed only as REDUCE of uuid.SafeUUID with (0,), (-1,) or (None,)"},
+		{name: "SafeUUID(True)", data: cat("\x80\x05", sg("uuid", "SafeUUID"), "\x88\x85R."), msg: "uuid.SafeUUID is allowed only as REDUCE"},
+		{name: "SafeUUID()", data: cat("\x80\x05", sg("uuid", "SafeUUID"), ")R."), msg: "uuid.SafeUUID is allowed only as REDUCE"},
+		{name: "SafeUUID by NEWOBJ", data: cat("\x80\x05", sg("uuid", "SafeUUID"), "K\x00\x85\x81."), msg: "uuid.SafeUUID is allowed only as REDUCE"},
+		{name: "SafeUUID by OBJ", data: cat("(cuuid\nSafeUUID\nI0\no."), msg: "uuid.SafeUUID is allowed only as REDUCE"},
+		{name: "object()", data: cat("cbuiltins\nobject\n)R."), msg: "builtins.object is allowed only as the base class argument of copyreg._reconstructor"},
+		{name: "object by NEWOBJ", data: cat("\x80\x05", sg("builtins", "object"), ")\x81."), msg: "builtins.object is allowed only"},
+		{name: "reconstructor UUID with a state", data: cat("ccopy_reg\n_reconstructor\n(cuuid\nUUID\nc__builtin__\nobject\nVx\ntR."), msg: "copyreg._reconstructor is allowed only for Django's SafeString and uuid.UUID"},
+		{name: "reconstructor UUID on str", data: cat("ccopy_reg\n_reconstructor\n(cuuid\nUUID\nc__builtin__\nstr\nNtR."), msg: "copyreg._reconstructor is allowed only"},
+		{name: "reconstructor SafeUUID", data: cat("ccopy_reg\n_reconstructor\n(cuuid\nSafeUUID\nc__builtin__\nobject\nNtR."), msg: "copyreg._reconstructor is allowed only"},
+		{name: "reconstructor dict on object", data: cat("ccopy_reg\n_reconstructor\n(c__builtin__\ndict\nc__builtin__\nobject\nNtR."), class: "__builtin__.dict"},
+		{name: "UUID x 100000", data: memoBomb(uuid5, 100000), ok: true, want: unchecked, alloc: 128},
+		{name: "UUID x 100000 into []UUID", data: memoBomb(uuid5, 100000), into: func() any { return new([]UUID) }, ok: true, want: unchecked, alloc: 128},
+		{name: "UUID x 100000 into [][]byte", data: memoBomb(uuid5, 100000), into: func() any { return new([][]byte) }, ok: true, want: unchecked, alloc: 128},
+		{name: "UUID x 100000 into []string", data: memoBomb(uuid5, 100000), into: func() any { return new([]string) }, is: errCopyLimit, alloc: 128},
 	}
 }
+
+// newUUID is uuid.UUID.__new__(uuid.UUID), as CPython pickles it (the
+// state and BUILD follow); uuid5 is UUID(int=5), unmemoized.
+var (
+	newUUID = sg("uuid", "UUID") + ")\x81"
+	uuid5   = newUUID + "}" + su("int") + "K\x05sb"
+)
 
 // listDAG: each list holds two references to the previous one (2**levels
 // leaves if expanded).

@@ -25,6 +25,7 @@ import sys, json, pickle, types
 from datetime import datetime, date, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from collections import OrderedDict
+from uuid import UUID, SafeUUID
 import zoneinfo
 
 pytz = types.ModuleType('pytz'); sys.modules['pytz'] = pytz

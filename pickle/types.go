@@ -1,7 +1,9 @@
 package pickle
 
 import (
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -186,4 +188,49 @@ func equalFold(s, lower string) bool {
 		}
 	}
 	return true
+}
+
+// UUID is a Python uuid.UUID: its 16 bytes in big-endian (RFC 4122) order,
+// so that UUID(b) is Python's uuid.UUID(bytes=b) and the int Python stores
+// is the bytes read as a big-endian number. Marshal writes it as CPython
+// pickles a UUID; the is_safe attribute of a decoded UUID is dropped, and
+// Marshal writes none (SafeUUID.unknown, as for UUIDs read from a
+// database).
+type UUID [16]byte
+
+// String returns the canonical form, as Python's str(uuid):
+// 12345678-1234-5678-1234-567812345678.
+func (u UUID) String() string {
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
+}
+
+// ParseUUID parses a UUID as Python's uuid.UUID(s) does: 32 hex digits in
+// either case, with or without the hyphens of the canonical form, and
+// optionally in braces or after "urn:uuid:".
+func ParseUUID(s string) (UUID, error) {
+	var u UUID
+	t := strings.TrimPrefix(s, "urn:uuid:")
+	if len(t) >= 2 && t[0] == '{' && t[len(t)-1] == '}' {
+		t = t[1 : len(t)-1]
+	}
+	if len(t) == 36 && t[8] == '-' && t[13] == '-' && t[18] == '-' && t[23] == '-' {
+		t = t[0:8] + t[9:13] + t[14:18] + t[19:23] + t[24:]
+	}
+	if len(t) != 32 {
+		return u, fmt.Errorf("pickle: invalid UUID %q", truncate(s))
+	}
+	if _, err := hex.Decode(u[:], []byte(t)); err != nil {
+		return UUID{}, fmt.Errorf("pickle: invalid UUID %q", truncate(s))
+	}
+	return u, nil
 }
