@@ -202,7 +202,7 @@
 // and every value Django writes is read, whichever serializer the cache
 // has (a pickle never executes anything; see package pickle for the type
 // mapping and the classes it accepts: datetime, date, time, timedelta,
-// timezone and Decimal, among others). A Django value of another class,
+// timezone, Decimal and UUID, among others). A Django value of another class,
 // such as a model instance or an HttpResponse from the page cache, is a
 // [*DecodeError] naming the class, not a miss.
 //
@@ -210,7 +210,8 @@
 // int is int64 (or *big.Int beyond 64 bits), float is float64, str is
 // string, bytes is []byte, list is []any, tuple is pickle.Tuple, dict is
 // map[string]any (or map[any]any for other keys), set is pickle.Set,
-// datetime is time.Time, and Decimal is pickle.Decimal. Get into a typed
+// datetime is time.Time, Decimal is pickle.Decimal, and UUID is
+// pickle.UUID. Get into a typed
 // destination converts: a dict into a struct or a map[string]T, a list into
 // a []T, an int into any Go integer that holds it; a mismatch is an error
 // naming the Python and the Go type. Structs are written as dicts of their

@@ -30,7 +30,8 @@ tests use: ["none"], ["bool", true], ["int", "123"] (decimal, any size),
 ["str", "..."], ["bytes", "base64"], ["list", [TAG...]], ["tuple", [TAG...]],
 ["dict", [[TAG, TAG]...]], ["set", [TAG...]], ["frozenset", [TAG...]],
 ["datetime", "isoformat"], ["date", "iso"], ["time", "iso"],
-["timedelta", [days, seconds, microseconds]], ["decimal", "str"]. A value of
+["timedelta", [days, seconds, microseconds]], ["decimal", "str"],
+["uuid", "str"]. A value of
 any other type comes back as ["unknown", "its type"], so that a test fails.
 
 A timeout is "default" (the cache's), null (never expires) or a number of
@@ -47,6 +48,7 @@ import socket
 import struct
 import sys
 import time
+import uuid
 import zlib
 
 
@@ -83,6 +85,8 @@ def to_tag(v):
         return ["timedelta", [v.days, v.seconds, v.microseconds]]
     if isinstance(v, decimal.Decimal):
         return ["decimal", str(v)]
+    if isinstance(v, uuid.UUID):
+        return ["uuid", str(v)]
     return ["unknown", "%s.%s" % (type(v).__module__, type(v).__qualname__)]
 
 
@@ -121,6 +125,8 @@ def from_tag(t):
         return datetime.timedelta(days=d, seconds=s, microseconds=us)
     if kind == "decimal":
         return decimal.Decimal(t[1])
+    if kind == "uuid":
+        return uuid.UUID(t[1])
     raise ValueError("unknown tag %r" % (kind,))
 
 
@@ -337,6 +343,9 @@ def fixture():
         "list_shared": [[1, 2]] * 3,
         "tuple_keys": {(1, "a"): [None], (2, "b"): {"x": 1.5}},
         "set_tuples": {(1, 2), (3, 4)},
+        "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "uuid_list": [uuid.UUID(int=0), uuid.UUID(int=2**128 - 1)],
+        "uuid_key": {uuid.UUID(int=7): "seven"},
     }
 
 

@@ -278,6 +278,12 @@ func fromTag(t *testing.T, v any) any {
 		return time.Duration(days)*24*time.Hour + time.Duration(secs)*time.Second + time.Duration(us)*time.Microsecond
 	case "decimal":
 		return pickle.Decimal(str())
+	case "uuid":
+		u, err := pickle.ParseUUID(str())
+		if err != nil {
+			t.Fatalf("bad uuid tag %v", tg)
+		}
+		return u
 	}
 	t.Fatalf("unknown tag %v", tg)
 	return nil
@@ -359,6 +365,8 @@ func toTag(v any) any {
 		return tag{"timedelta", []any{days, float64(rest / 1e6), float64(rest % 1e6)}}
 	case pickle.Decimal:
 		return tag{"decimal", string(x)}
+	case pickle.UUID:
+		return tag{"uuid", x.String()}
 	}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Array {

@@ -234,3 +234,18 @@ func ParseUUID(s string) (UUID, error) {
 	}
 	return u, nil
 }
+
+// MarshalText implements encoding.TextMarshaler with the canonical form,
+// so that encoding/json (djcache's JSON codec, the command-line tool)
+// writes a UUID as its string.
+func (u UUID) MarshalText() ([]byte, error) { return []byte(u.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler with ParseUUID.
+func (u *UUID) UnmarshalText(text []byte) error {
+	v, err := ParseUUID(string(text))
+	if err != nil {
+		return err
+	}
+	*u = v
+	return nil
+}

@@ -3,6 +3,7 @@ package pickle
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -257,5 +258,21 @@ func TestUUIDMarshalShapes(t *testing.T) {
 		if b := mustMarshal(t, m); !bytes.Equal(b, first) {
 			t.Fatalf("map with UUID keys: output varies")
 		}
+	}
+}
+
+// TestUUIDText: a UUID is its canonical string in JSON, both ways.
+func TestUUIDText(t *testing.T) {
+	u, _ := ParseUUID("12345678-1234-5678-1234-567812345678")
+	b, err := json.Marshal(map[string]UUID{"id": u})
+	if err != nil || string(b) != `{"id":"12345678-1234-5678-1234-567812345678"}` {
+		t.Errorf("json.Marshal = %s, %v", b, err)
+	}
+	var back map[string]UUID
+	if err := json.Unmarshal(b, &back); err != nil || back["id"] != u {
+		t.Errorf("json.Unmarshal = %v, %v", back, err)
+	}
+	if err := json.Unmarshal([]byte(`"not-a-uuid"`), &u); err == nil {
+		t.Error("json.Unmarshal of a bad UUID: no error")
 	}
 }

@@ -238,6 +238,7 @@ func TestPythonValues(t *testing.T) {
 		"nan":   pickle.Decimal("NaN"),
 		"big":   big70,
 		"tuple": pickle.Tuple{int64(1), "x"},
+		"uuid":  pickle.UUID{0x12, 0x34, 0x56, 0x78, 15: 0xff},
 	} {
 		if err := c.Set(ctx, k, v); err != nil {
 			t.Fatalf("Set(%s): %v", k, err)
@@ -245,7 +246,7 @@ func TestPythonValues(t *testing.T) {
 	}
 	for k, want := range map[string]string{
 		"set": "[1,2]\n", "date": "2024-02-29\n", "td": "90.001\n", "dec": "3.14\n", "nan": "NaN\n",
-		"big": "1180591620717411303424\n", "tuple": "[1,\"x\"]\n",
+		"big": "1180591620717411303424\n", "tuple": "[1,\"x\"]\n", "uuid": "12345678-0000-0000-0000-0000000000ff\n",
 	} {
 		r.expect(0, want, "", "--url", url, "get", k)
 	}

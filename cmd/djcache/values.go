@@ -135,7 +135,7 @@ func printValue(w io.Writer, v any, asJSON bool) error {
 // encoding/json cannot write, or writes unhelpfully, replaced: a set or
 // frozenset by a list sorted by its elements' JSON, a dict with keys other
 // than str by an object keyed by each key's JSON (a str key as it is), a
-// tuple used as a key by a list, a date or time of day by its ISO text, a
+// tuple used as a key by a list, a date, time of day or UUID by its text, a
 // timedelta by its seconds, a Decimal by its digits as a JSON number (or a
 // string for NaN and infinities, which JSON has no number for).
 func jsonable(v any) any {
@@ -169,8 +169,8 @@ func jsonable(v any) any {
 		return sortedItems(x)
 	case pickle.FrozenSet:
 		return sortedItems(x)
-	case pickle.Date:
-		return x.String()
+	case pickle.Date, pickle.UUID:
+		return x.(fmt.Stringer).String()
 	case pickle.Time:
 		return x.String()
 	case time.Duration:
