@@ -54,19 +54,25 @@ func uniqueTable() string {
 	return fmt.Sprintf("djcache_interop_%s_%d", runID, tables.Add(1))
 }
 
+// noCull is the OPTIONS of the file and database caches: Django's default
+// MAX_ENTRIES, 300, is fewer than the entries a test writes, and both
+// sides would cull (Django's file cache deletes a random third of the
+// files), so entries would vanish between a write and its read.
+var noCull = map[string]any{"MAX_ENTRIES": 100000}
+
 func backends() []backend {
 	bs := []backend{
 		{
 			name: "filebased",
 			cache: func(t *testing.T) map[string]any {
-				return map[string]any{"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": t.TempDir()}
+				return map[string]any{"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": t.TempDir(), "OPTIONS": noCull}
 			},
 		},
 		{
 			name:  "db-sqlite",
 			table: "django",
 			cache: func(t *testing.T) map[string]any {
-				return map[string]any{"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": uniqueTable()}
+				return map[string]any{"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": uniqueTable(), "OPTIONS": noCull}
 			},
 			// NAME is set per test (a file in its temporary directory).
 			databases: map[string]any{"default": map[string]any{"ENGINE": "django.db.backends.sqlite3"}},
@@ -76,7 +82,7 @@ func backends() []backend {
 			server: "127.0.0.1:5432",
 			table:  "django",
 			cache: func(t *testing.T) map[string]any {
-				return map[string]any{"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": uniqueTable()}
+				return map[string]any{"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": uniqueTable(), "OPTIONS": noCull}
 			},
 			databases: map[string]any{"default": map[string]any{
 				"ENGINE": "django.db.backends.postgresql", "NAME": "test", "USER": "postgres", "HOST": "127.0.0.1", "PORT": "5432",
@@ -89,10 +95,15 @@ func backends() []backend {
 			server: "127.0.0.1:3306",
 			table:  "djcache",
 			cache: func(t *testing.T) map[string]any {
-				return map[string]any{"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": uniqueTable()}
+				return map[string]any{"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": uniqueTable(), "OPTIONS": noCull}
 			},
 			databases: map[string]any{"default": map[string]any{
 				"ENGINE": "django.db.backends.mysql", "NAME": "test", "USER": "root", "PASSWORD": "", "HOST": "127.0.0.1", "PORT": "3306",
+				// Django 3.2 connects in utf8 (MySQL's three-byte utf8mb3)
+				// unless told otherwise, and then fails on keys beyond
+				// the BMP (an emoji); every project that stores them says
+				// utf8mb4.
+				"OPTIONS": map[string]any{"charset": "utf8mb4"},
 			}},
 		},
 		{
@@ -172,6 +183,7 @@ func TestDjango(t *testing.T) {
 				t.Run("Counters", s.counters)
 				t.Run("AddTouchDelete", s.addTouchDelete)
 				t.Run("Expiry", s.expiry)
+				t.Run("UnicodeKeys", s.unicodeKeys)
 				if b.name == "memcached" {
 					t.Run("Servers", s.servers)
 				}
@@ -661,6 +673,40 @@ func (s *side) addTouchDelete(t *testing.T) {
 	}
 	if ok, err := s.c.Has(ctx, gk); ok || err != nil {
 		t.Errorf("Has after Django's delete = %v, %v", ok, err)
+	}
+}
+
+// unicodeKeys: keys beyond ASCII (Django allows them; memcached hashes
+// them as pymemcache does, code point by code point) name the same entry
+// on both sides, both ways.
+func (s *side) unicodeKeys(t *testing.T) {
+	ctx := context.Background()
+	// None of them folds to another key of the test: on Django's MariaDB
+	// table "Iñt" would be the fixture's "int" (utf8mb4_general_ci), one
+	// row for both, for Django as for djcache.
+	names := []string{"clé-é", "ключ", "清-key", "emoji-😀", "Iñtërnâtiônàl"}
+	for _, n := range names {
+		s.django.one(t, op{"op": "set", "key": s.key("dj-" + n), "value": tag{"str", n}})
+		if err := s.c.Set(ctx, s.key("go-"+n), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range names {
+		var v string
+		if found, err := s.c.Get(ctx, s.key("dj-"+n), &v); !found || err != nil || v != n {
+			t.Errorf("Get of Django's key %q = %q, %v, %v", s.key("dj-"+n), v, found, err)
+		}
+		s.checkDjangoSees(t, s.key("go-"+n), tag{"str", n})
+	}
+	if s.b.name == "memcached" {
+		for _, n := range names {
+			for _, k := range []string{s.key("dj-" + n), s.key("go-" + n)} {
+				m := s.django.one(t, op{"op": "server", "key": k}).(map[string]any)
+				if h, _ := m["holders"].([]any); len(h) != 1 || h[0] != m["hashed"] {
+					t.Errorf("%q: held by %v, pymemcache hashes it to %v", k, m["holders"], m["hashed"])
+				}
+			}
+		}
 	}
 }
 
