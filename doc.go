@@ -236,7 +236,7 @@
 //     Django takes as well (djcache's own table is exact from the start).
 //     Django 3.2 connects to MySQL in three-byte utf8 unless its DATABASES
 //     OPTIONS say "charset": "utf8mb4", and then fails on keys beyond the
-//     BMP (emoji); djcache always connects in utf8mb4. Expiry times are stored in UTC, as Django does with USE_TZ =
+//     BMP (emoji); djcache connects in utf8mb4 unless its URL says otherwise. Expiry times are stored in UTC, as Django does with USE_TZ =
 //     True. A Django project with USE_TZ = False (Django 3.2's global
 //     default) stores its local time: put "USE_TZ": false and its
 //     "TIME_ZONE" next to CACHES in the pasted settings, or add
