@@ -65,14 +65,7 @@ func TestSettingsDjangoDocs(t *testing.T) {
 			"sqlite:///tmp/c.db?table=t"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := ParseSettings([]byte(tc.json))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cs, err := NewCaches(s, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cs := mustCaches(t, tc.json, nil)
 			if got := cs.targets["default"].u.String(); got != tc.want {
 				t.Errorf("URL = %s, want %s", got, tc.want)
 			}
@@ -218,14 +211,7 @@ func TestSettingsSerializer(t *testing.T) {
 		{"PICKLE_VERSION 0", `{"default": {` + file + `, "OPTIONS": {"PICKLE_VERSION": 0}}}`, nil, "file:///var/tmp/c?serializer=pickle", PickleSerializer},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := ParseSettings([]byte(tc.json))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cs, err := NewCaches(s, &CachesOptions{Options: tc.base})
-			if err != nil {
-				t.Fatal(err)
-			}
+			cs := mustCaches(t, tc.json, &CachesOptions{Options: tc.base})
 			if got, _ := cs.URL("default"); got != tc.wantURL {
 				t.Errorf("URL = %s, want %s", got, tc.wantURL)
 			}
@@ -385,14 +371,7 @@ func TestSettingsTimeZone(t *testing.T) {
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := ParseSettings([]byte(tc.json))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cs, err := NewCaches(s, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cs := mustCaches(t, tc.json, nil)
 			if len(cs.Aliases()) != len(tc.want) {
 				t.Errorf("aliases %v, want %d", cs.Aliases(), len(tc.want))
 			}
@@ -432,4 +411,19 @@ func TestSettingsTimeZone(t *testing.T) {
 			t.Errorf("ParseSettings(%s) = %v, want an error containing %q", tc.json, err, tc.want)
 		}
 	}
+}
+
+// mustCaches parses JSON settings and builds their handler, failing the
+// test on any error.
+func mustCaches(t *testing.T, settings string, o *CachesOptions) *Caches {
+	t.Helper()
+	s, err := ParseSettings([]byte(settings))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := NewCaches(s, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
 }
