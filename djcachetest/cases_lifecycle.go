@@ -105,15 +105,20 @@ func concurrencyCases() []testCase {
 				c := e.cache(t, nil)
 				const n = 50
 				var (
-					calls   atomic.Int32
-					entered = make(chan struct{}, 1)
-					release = make(chan struct{})
-					started sync.WaitGroup
-					wg      sync.WaitGroup
-					got     [n]string
+					calls    atomic.Int32
+					early    atomic.Int32 // fills begun before the first fill was released
+					released atomic.Bool
+					entered  = make(chan struct{}, 1)
+					release  = make(chan struct{})
+					started  sync.WaitGroup
+					wg       sync.WaitGroup
+					got      [n]string
 				)
 				fill := func(context.Context) (any, error) {
 					k := calls.Add(1)
+					if !released.Load() {
+						early.Add(1)
+					}
 					select {
 					case entered <- struct{}{}:
 					default:
@@ -137,10 +142,15 @@ func concurrencyCases() []testCase {
 					t.Error("fill was not called within 10s")
 				}
 				time.Sleep(50 * time.Millisecond) // let the stragglers join the flight
+				released.Store(true)
 				close(release)
 				wg.Wait()
-				if k := calls.Load(); k != 1 {
-					t.Errorf("fill called %d times by %d concurrent GetOrSets, want 1", k, n)
+				// While the first fill runs, no other may start. A
+				// goroutine the scheduler kept away until the flight had
+				// ended may miss and fill again (its Add then loses to the
+				// stored value): that is a later miss, not a stampede.
+				if k := early.Load(); k != 1 {
+					t.Errorf("fill called %d times while one fill was running, by %d concurrent GetOrSets; want 1 (%d calls in all)", k, n, calls.Load())
 				}
 				for i, s := range got {
 					if s != "fill-1" {

@@ -24,6 +24,47 @@ type memDriver struct {
 type memStore struct {
 	mu sync.Mutex // protects m
 	m  map[string]memEntry
+
+	// race forces the planted races (add-racy, incr-racy): the first
+	// caller to reach the window waits there for a second one, so both
+	// act on the same stale read, every run.
+	race rendezvous
+}
+
+// rendezvous makes the first two goroutines that call meet wait for each
+// other, once; later calls return at once. A goroutine that finds no
+// partner within a minute goes on alone (TestSuiteCatchesBugs runs each
+// racy bug only in the case that calls concurrently, so a partner comes).
+type rendezvous struct {
+	mu   sync.Mutex
+	wait chan struct{} // the first caller waits on it; nil before and after
+	done bool          // the two have met
+}
+
+func (r *rendezvous) meet() {
+	r.mu.Lock()
+	if r.done {
+		r.mu.Unlock()
+		return
+	}
+	if r.wait != nil {
+		close(r.wait)
+		r.wait, r.done = nil, true
+		r.mu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	r.wait = ch
+	r.mu.Unlock()
+	select {
+	case <-ch:
+	case <-time.After(time.Minute):
+		r.mu.Lock()
+		if r.wait == ch {
+			r.wait = nil
+		}
+		r.mu.Unlock()
+	}
 }
 
 type memEntry struct {
@@ -89,7 +130,7 @@ func (d *memDriver) Add(_ context.Context, key string, value []byte, exp time.Ti
 	}
 	if d.bug("add-racy") {
 		d.s.mu.Unlock()
-		time.Sleep(time.Millisecond)
+		d.s.race.meet()
 		d.s.mu.Lock()
 	}
 	if driver.Expired(exp, time.Now()) {
@@ -132,7 +173,7 @@ func (d *memDriver) Incr(_ context.Context, key string, delta int64) (int64, err
 	}
 	if d.bug("incr-racy") {
 		d.s.mu.Unlock()
-		time.Sleep(time.Millisecond)
+		d.s.race.meet()
 		d.s.mu.Lock()
 	}
 	nv, sum, err := driver.AddInt(e.v, delta)
@@ -224,33 +265,32 @@ var bugCases = map[string]string{
 	"incr-racy":           "concurrent-incr",
 }
 
-// TestSuiteCatchesBugs runs the suite on the reference driver with
-// deliberate mistakes, in a child process (a failing suite fails its
-// test), and checks that the cases about them fail in both modes.
+// TestSuiteCatchesBugs runs the suite on the reference driver with each
+// deliberate mistake, in a child process per mistake (a failing suite fails
+// its test) that runs only the case about it, and checks that the case fails
+// in both modes. The racy mistakes are forced (see rendezvous), so each
+// case fails every time, not when the scheduler happens to interleave.
 func TestSuiteCatchesBugs(t *testing.T) {
 	if testing.Short() {
-		t.Skip("re-runs the suite in a child process")
+		t.Skip("re-runs the suite in child processes")
 	}
-	var bugs, cases []string
-	for b, c := range bugCases {
-		bugs = append(bugs, b)
-		cases = append(cases, c)
-	}
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBrokenReference$/^(fast|fallback)$/^("+strings.Join(cases, "|")+")$", "-test.v")
-	cmd.Env = append(os.Environ(), "DJCACHETEST_BUGS="+strings.Join(bugs, ","))
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		t.Fatalf("the suite passed a driver with bugs %v:\n%s", bugs, out)
-	}
-	for _, c := range cases {
-		for _, m := range []string{"fast", "fallback"} {
-			if want := "--- FAIL: TestBrokenReference/" + m + "/" + c + " "; !strings.Contains(string(out), want) {
-				t.Errorf("case %s/%s did not fail on a driver with bugs %v", m, c, bugs)
+	for bug, c := range bugCases {
+		t.Run(bug, func(t *testing.T) {
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBrokenReference$/^(fast|fallback)$/^"+c+"$", "-test.v")
+			cmd.Env = append(os.Environ(), "DJCACHETEST_BUGS="+bug)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the suite passed a driver with bug %s:\n%s", bug, out)
 			}
-		}
-	}
-	if t.Failed() {
-		t.Logf("child output:\n%s", out)
+			for _, m := range []string{"fast", "fallback"} {
+				if want := "--- FAIL: TestBrokenReference/" + m + "/" + c + " "; !strings.Contains(string(out), want) {
+					t.Errorf("case %s/%s did not fail on a driver with bug %s", m, c, bug)
+				}
+			}
+			if t.Failed() {
+				t.Logf("child output:\n%s", out)
+			}
+		})
 	}
 }
 

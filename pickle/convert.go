@@ -35,6 +35,7 @@ var (
 type converter struct {
 	copies copyBudget
 	path   []string // segments of a type error's path, innermost first
+	work   int      // values visited (see unmarshal)
 }
 
 // spend charges n copied bytes to the budget.
@@ -71,6 +72,7 @@ func enterNode[T any](n node, fill func() (T, error)) (T, error) {
 
 // natural returns the Go value of the package documentation's table for v.
 func (c *converter) natural(v any, depth int) (any, error) {
+	c.work++
 	if depth > maxDepth {
 		return nil, errTooDeepData
 	}
@@ -284,6 +286,7 @@ var errKeyTooLarge = fmt.Errorf("pickle: a dict key or set element holding more 
 // made once and reused if the tuple is shared (with its size and height
 // counted again), so memo references to it cost no more allocations.
 func (c *converter) naturalKey(v any, depth int, kb *keyBudget) (any, error) {
+	c.work++
 	if depth > maxDepth {
 		return nil, errTooDeepData
 	}
@@ -396,6 +399,7 @@ func (c *converter) intoCached(v any, rv reflect.Value, fill func() error) error
 
 // into decodes v into rv, which is settable.
 func (c *converter) into(v any, rv reflect.Value, depth int) error {
+	c.work++
 	if depth > maxDepth {
 		return errTooDeepData
 	}

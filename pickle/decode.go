@@ -38,26 +38,35 @@ func Unmarshal(data []byte, v any) error {
 // pickle's STOP opcode. Django's file-based cache, for example, stores the
 // pickle of the expiry time followed by the compressed pickle of the value.
 func UnmarshalPrefix(data []byte, v any) (rest []byte, err error) {
+	rest, _, err = unmarshal(data, v)
+	return rest, err
+}
+
+// unmarshal is UnmarshalPrefix that also returns the work it did: the
+// opcodes run, the tuples checked for hashability and the values
+// converted. The hostile-input tests bound it by the input's size, which
+// a busy machine cannot change, as it can a time limit.
+func unmarshal(data []byte, v any) (rest []byte, work int, err error) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return nil, &InvalidUnmarshalError{reflect.TypeOf(v)}
+		return nil, 0, &InvalidUnmarshalError{reflect.TypeOf(v)}
 	}
 	d := decoder{data: data, copies: newCopyBudget(len(data))}
 	val, err := d.run()
 	if err != nil {
-		return nil, err
+		return nil, d.work, err
 	}
 	c := converter{copies: d.copies}
 	if p, ok := v.(*any); ok {
 		nat, err := c.natural(val, 0)
 		if err != nil {
-			return nil, err
+			return nil, d.work + c.work, err
 		}
 		*p = nat
 	} else if err := c.into(val, rv.Elem(), 0); err != nil {
-		return nil, c.finishPath(err)
+		return nil, d.work + c.work, c.finishPath(err)
 	}
-	return data[d.pos:], nil
+	return data[d.pos:], d.work + c.work, nil
 }
 
 // --- intermediate values --------------------------------------------------------
@@ -305,7 +314,11 @@ func pyType(v any) string {
 }
 
 // hashable reports whether Python could use v as a dict key or set element.
-func hashable(v any) bool {
+func (d *decoder) hashable(v any) bool { return hashable(v, &d.work) }
+
+// hashable reports whether Python could use v as a dict key or set
+// element, adding the tuple items it checks to *work.
+func hashable(v any, work *int) bool {
 	switch x := v.(type) {
 	case *listNode, *dictNode:
 		return false
@@ -314,14 +327,14 @@ func hashable(v any) bool {
 	case *bytesVal:
 		return !x.array
 	case *tupleNode:
-		return tupleHashable(x, 0)
+		return tupleHashable(x, 0, work)
 	case *uuidVal:
 		return x.set // Python hashes the int that BUILD sets
 	}
 	return true
 }
 
-func tupleHashable(t *tupleNode, depth int) bool {
+func tupleHashable(t *tupleNode, depth int, work *int) bool {
 	if t.hash != 0 {
 		return t.hash > 0
 	}
@@ -330,10 +343,11 @@ func tupleHashable(t *tupleNode, depth int) bool {
 	}
 	ok := true
 	for _, it := range t.items {
+		*work++
 		if sub, isTuple := it.(*tupleNode); isTuple {
-			ok = tupleHashable(sub, depth+1)
+			ok = tupleHashable(sub, depth+1, work)
 		} else {
-			ok = hashable(it)
+			ok = hashable(it, work)
 		}
 		if !ok {
 			break
@@ -358,6 +372,7 @@ type decoder struct {
 	memo    []any          // dense memo: keys 0..len-1
 	memoMap map[uint64]any // sparse memo, once a key breaks density
 	copies  copyBudget
+	work    int // opcodes run and tuple items checked for hashability
 }
 
 // copyBudget bounds what decoding copies on top of the objects the input
@@ -564,6 +579,7 @@ func (d *decoder) run() (any, error) {
 		d.opPos = d.pos
 		d.op = d.data[d.pos]
 		d.pos++
+		d.work++
 		if d.op == opStop {
 			v, err := d.pop()
 			if err != nil {
@@ -1170,7 +1186,7 @@ func (d *decoder) setItems(dn *dictNode, items []any) error {
 	dn.keys = slices.Grow(dn.keys, len(items)/2)
 	dn.vals = slices.Grow(dn.vals, len(items)/2)
 	for i := 0; i < len(items); i += 2 {
-		if !hashable(items[i]) {
+		if !d.hashable(items[i]) {
 			return d.errorf("unhashable Python %s as a dict key", pyType(items[i]))
 		}
 		dn.keys = append(dn.keys, items[i])
@@ -1181,7 +1197,7 @@ func (d *decoder) setItems(dn *dictNode, items []any) error {
 
 func (d *decoder) addItems(sn *setNode, items []any) error {
 	for _, it := range items {
-		if !hashable(it) {
+		if !d.hashable(it) {
 			return d.errorf("unhashable Python %s as a set element", pyType(it))
 		}
 	}

@@ -169,15 +169,27 @@ func TestDeepNesting(t *testing.T) {
 		b.WriteString("s\x68\x00N") // SETITEM, then the same key again
 	}
 	b.WriteString("s.")
-	start := time.Now()
-	err := Unmarshal(b.Bytes(), &v)
+	_, work, err := unmarshal(b.Bytes(), &v)
 	if err == nil {
 		t.Error("deep tuple keys: no error")
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("deep tuple keys took %v", d)
+	checkWork(t, "deep tuple keys", work, b.Len())
+}
+
+// checkWork fails the test if decoding n bytes did more than workPerByte
+// units of work per input byte (see unmarshal): the bound that keeps a
+// hostile pickle from taking time out of proportion to its size, counted
+// rather than timed so that a busy machine cannot fail it.
+func checkWork(t *testing.T, what string, work, n int) {
+	t.Helper()
+	if limit := workPerByte*n + 1<<10; work > limit {
+		t.Errorf("%s: decoding %d bytes did %d units of work, limit %d", what, n, work, limit)
 	}
 }
+
+// workPerByte bounds the work of a decode: each input byte is at most one
+// opcode, and each opcode makes at most a few values to check and convert.
+const workPerByte = 8
 
 // TestMemoBomb: each list holds two references to the previous one, 60
 // levels deep (2**60 leaves if expanded). Decoding shares the lists.
@@ -192,19 +204,18 @@ func TestMemoBomb(t *testing.T) {
 		b.WriteByte(opAppends)
 	}
 	b.WriteByte(opStop)
-	start := time.Now()
 	var v any
-	if err := Unmarshal(b.Bytes(), &v); err != nil {
+	_, work, err := unmarshal(b.Bytes(), &v)
+	if err != nil {
 		t.Fatal(err)
 	}
-	type rec []rec
+	checkWork(t, "memo bomb into *any", work, b.Len())
 	var typed [][]any
-	if err := Unmarshal(b.Bytes(), &typed); err != nil {
+	_, work, err = unmarshal(b.Bytes(), &typed)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("memo bomb took %v", d)
-	}
+	checkWork(t, "memo bomb into *[][]any", work, b.Len())
 }
 
 func TestCycles(t *testing.T) {
@@ -307,11 +318,13 @@ func tupleDAG(levels int, asKey bool) []byte {
 // TestSharedTupleDAG: tuples sharing sub-tuples must decode and encode
 // again in time proportional to the pickle, not to the expanded tree.
 func TestSharedTupleDAG(t *testing.T) {
-	start := time.Now()
 	var v any
-	if err := Unmarshal(tupleDAG(60, false), &v); err != nil {
+	dag := tupleDAG(60, false)
+	_, work, err := unmarshal(dag, &v)
+	if err != nil {
 		t.Fatal(err)
 	}
+	checkWork(t, "shared tuple DAG", work, len(dag))
 	data, err := Marshal(v)
 	if err != nil {
 		t.Fatal(err)
@@ -319,14 +332,14 @@ func TestSharedTupleDAG(t *testing.T) {
 	if len(data) > 2000 {
 		t.Errorf("re-encoded DAG is %d bytes: sharing lost", len(data))
 	}
-	if err := Unmarshal(tupleDAG(60, true), &v); err == nil || !strings.Contains(err.Error(), "more than 1024 values") {
+	keyDAG := tupleDAG(60, true)
+	_, work, err = unmarshal(keyDAG, &v)
+	if err == nil || !strings.Contains(err.Error(), "more than 1024 values") {
 		t.Errorf("DAG as a map[any]any key: %v", err)
 	}
+	checkWork(t, "shared tuple DAG as a key", work, len(keyDAG))
 	if err := Unmarshal(tupleDAG(3, true), &v); err != nil {
 		t.Errorf("small nested tuple key: %v", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("took %v", d)
 	}
 }
 

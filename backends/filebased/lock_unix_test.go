@@ -40,13 +40,9 @@ func TestFlockInterop(t *testing.T) {
 	// A context that ends stops the wait.
 	tctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	_, err = c.Incr(tctx, "n", 1)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Incr under a foreign flock with a 100ms deadline = %v; want DeadlineExceeded", err)
-	}
-	if el := time.Since(start); el < 90*time.Millisecond {
-		t.Errorf("Incr gave up after %v, before its deadline", el)
+	if !errors.Is(err, context.DeadlineExceeded) || tctx.Err() == nil {
+		t.Errorf("Incr under a foreign flock with a 100ms deadline = %v (context: %v); want DeadlineExceeded once the deadline passed", err, tctx.Err())
 	}
 
 	// A context without a deadline waits (in the kernel) until the flock

@@ -110,6 +110,7 @@ func TestServerKilled(t *testing.T) {
 	// Load: goroutines read and write keys of both servers while b dies.
 	var (
 		stop       atomic.Bool
+		dead       atomic.Bool // b is dead: every read of its keys that starts now must fail
 		wg         sync.WaitGroup
 		aErrs, bOK atomic.Int64
 		wrongValue atomic.Value
@@ -128,19 +129,19 @@ func TestServerKilled(t *testing.T) {
 				if err := c.Set(ctx, ka, ka); err != nil {
 					aErrs.Add(1)
 				}
+				afterDeath := dead.Load()
 				if v, found, err := djcache.Get[string](ctx, c, kb); err == nil && found && v != kb {
 					wrongValue.Store(kb + "=" + v)
-				} else if err == nil {
+				} else if err == nil && afterDeath {
 					bOK.Add(1)
 				}
 			}
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // load before the death (its length is not checked)
 	b.kill()
-	time.Sleep(300 * time.Millisecond)
-	bOK.Store(0)
-	time.Sleep(300 * time.Millisecond)
+	dead.Store(true)
+	time.Sleep(500 * time.Millisecond) // and after
 	stop.Store(true)
 	wg.Wait()
 	if n := aErrs.Load(); n > 0 {
@@ -388,10 +389,13 @@ func blackhole(t *testing.T) string {
 // TestContextDeadline checks that a context's deadline ends a call on a
 // server that never answers long before the client's timeout, for single
 // calls, many-key calls and Clear, and that a cancelled context stops a
-// call before any I/O.
+// call before any I/O. The client's timeout is an hour, so a call that
+// ignored its deadline could only end with the client's timeout error
+// (after the test binary's own timeout): the error is what is checked,
+// never the time taken.
 func TestContextDeadline(t *testing.T) {
 	t.Parallel()
-	d, err := memcached.New([]string{blackhole(t)}, &memcached.Options{Timeout: 10 * time.Second})
+	d, err := memcached.New([]string{blackhole(t)}, &memcached.Options{Timeout: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,15 +411,10 @@ func TestContextDeadline(t *testing.T) {
 	}
 	for name, call := range calls {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		start := time.Now()
 		err := call(ctx)
-		el := time.Since(start)
 		cancel()
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("%s on a silent server: %v, want context.DeadlineExceeded", name, err)
-		}
-		if el > 2*time.Second {
-			t.Errorf("%s took %v with a 100ms deadline", name, el)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -436,10 +435,10 @@ func TestClientTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	start := time.Now()
 	_, err = c.Get(context.Background(), "k", new(any))
-	if err == nil || time.Since(start) > 3*time.Second {
-		t.Errorf("Get on a silent server with socket_timeout=0.2: %v after %v", err, time.Since(start))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("Get on a silent server with socket_timeout=0.2: %v, want a timeout error", err)
 	}
 }
 
@@ -456,13 +455,9 @@ func TestContextCancelInline(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	start := time.Now()
 	_, err = c.Get(ctx, "k", new(any))
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Get cancelled during the call: %v, want context.Canceled", err)
-	}
-	if el := time.Since(start); el > 2*time.Second {
-		t.Errorf("Get took %v with a 300ms client timeout", el)
 	}
 }
 
