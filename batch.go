@@ -109,10 +109,15 @@ func (c *Cache) getManyRaw(ctx context.Context, keys []string, opts []Option) (m
 
 // GetMany looks up many keys, in one round trip where the backend allows,
 // and decodes the values found into *dst, a map with string keys (such as
-// map[string]T or map[string]any), under the caller's keys. A nil map is
-// allocated; entries already in the map for other keys stay. Missing keys
-// are absent; a stored nil is present with T's zero value. Duplicate keys
-// are fetched once. If a value does not decode, GetMany returns the error and
+// map[string]T, map[string]*T or map[string]any), under the caller's keys. A
+// nil map is allocated; entries already in the map for other keys stay.
+// Missing keys are absent; a stored nil is present with T's zero value (a
+// nil pointer for a map of pointers). Duplicate keys are fetched once.
+//
+// If some values do not decode into T, GetMany still stores the others and
+// returns an *OpError wrapping a *ManyDecodeError that names the keys left
+// out, each with its *DecodeError; an entry the map held for such a key is
+// left as it was. If the lookup itself fails, GetMany returns its error and
 // leaves the map unchanged.
 func (c *Cache) GetMany(ctx context.Context, keys []string, dst any, opts ...Option) error {
 	mv, err := mapDst(dst)
@@ -127,8 +132,10 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, dst any, opts ...Opt
 		return err
 	}
 	t := mv.Type()
-	type kv struct{ k, v reflect.Value }
-	decoded := make([]kv, 0, len(got))
+	if mv.IsNil() {
+		mv.Set(reflect.MakeMapWithSize(t, len(got)))
+	}
+	var bad decodeFailures
 	for i, k := range keys {
 		b, ok := got[made[i]]
 		if !ok {
@@ -136,17 +143,36 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, dst any, opts ...Opt
 		}
 		ev := reflect.New(t.Elem())
 		if err := c.decode(b, ev.Interface()); err != nil {
-			return c.opError("get_many", made[i], err)
+			bad.add(k, err)
+			continue
 		}
-		decoded = append(decoded, kv{reflect.ValueOf(k).Convert(t.Key()), ev.Elem()})
+		mv.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), ev.Elem())
 	}
-	if mv.IsNil() {
-		mv.Set(reflect.MakeMapWithSize(t, len(decoded)))
+	return bad.err(c, len(got))
+}
+
+// decodeFailures gathers the keys of a GetMany whose values did not decode.
+type decodeFailures struct {
+	keys []string
+	errs []error
+}
+
+// add records key's decode error, once per key (a key given twice is
+// decoded twice from the same bytes, and fails twice).
+func (f *decodeFailures) add(key string, err error) {
+	if !slices.Contains(f.keys, key) {
+		f.keys = append(f.keys, key)
+		f.errs = append(f.errs, err)
 	}
-	for _, e := range decoded {
-		mv.SetMapIndex(e.k, e.v)
+}
+
+// err returns nil, or the *ManyDecodeError of the failures in an *OpError.
+// found is how many distinct keys were found.
+func (f *decodeFailures) err(c *Cache, found int) error {
+	if len(f.keys) == 0 {
+		return nil
 	}
-	return nil
+	return c.opError("get_many", "", &ManyDecodeError{Keys: f.keys, Errs: f.errs, Found: found})
 }
 
 // mapDst checks GetMany's dst: a non-nil pointer to a map with string keys.
@@ -175,6 +201,9 @@ func (c *Cache) SetMany(ctx context.Context, items map[string]any, opts ...Optio
 		return nil, nil
 	}
 	co := c.options(opts)
+	if co.err != nil {
+		return nil, c.opError("set_many", "", co.err)
+	}
 	exp := c.expiry(co.timeout)
 	batch := make([]driver.Item, 0, len(items))
 	back := make(map[string]string, len(items)) // made key -> caller's key
@@ -188,6 +217,9 @@ func (c *Cache) SetMany(ctx context.Context, items map[string]any, opts ...Optio
 			return nil, c.opError("set_many", m, err)
 		}
 		back[m] = k
+		if co.jitter > 0 {
+			exp = c.entryExpiry(&co) // keys written together do not expire together
+		}
 		batch = append(batch, driver.Item{Key: m, Value: b, Expires: exp})
 	}
 	// A fixed order makes backends take their locks in the same order.

@@ -39,9 +39,12 @@ type Cache struct {
 	shared     driver.GetSharedDriver
 	keyChecker driver.KeyChecker
 	expReader  driver.ExpiryReader
+	pinger     driver.Pinger
 
 	life   *lifecycle
 	flight singleflight.Group // GetOrSet's in-process single flight, by made key
+	hot    hotState           // GetOrSet's background refreshes (hotkeys.go)
+	many   manyState          // GetOrSetMany's fills in flight, by made key (getorsetmany.go)
 	stats  stats
 }
 
@@ -84,6 +87,7 @@ func New(d driver.Driver, o *Options) (*Cache, error) {
 	c.shared, _ = d.(driver.GetSharedDriver)
 	c.keyChecker, _ = d.(driver.KeyChecker)
 	c.expReader, _ = d.(driver.ExpiryReader)
+	c.pinger, _ = d.(driver.Pinger)
 	if p, ok := d.(driver.Pickler); ok && s.pickle {
 		c.set.natives = p.UsePickle()
 	}
@@ -216,6 +220,9 @@ func (c *Cache) finishGet(op, made string, v []byte, found bool, err error, dst 
 func (c *Cache) Set(ctx context.Context, key string, value any, opts ...Option) error {
 	co := c.options(opts)
 	made, err := c.prepare(ctx, "set", key, co.version)
+	if err == nil && co.err != nil {
+		err = c.opError("set", "", co.err)
+	}
 	if err != nil {
 		return err
 	}
@@ -239,6 +246,9 @@ func (c *Cache) Set(ctx context.Context, key string, value any, opts ...Option) 
 func (c *Cache) Add(ctx context.Context, key string, value any, opts ...Option) (added bool, err error) {
 	co := c.options(opts)
 	made, err := c.prepare(ctx, "add", key, co.version)
+	if err == nil && co.err != nil {
+		err = c.opError("add", "", co.err)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -302,6 +312,9 @@ func (c *Cache) Has(ctx context.Context, key string, opts ...Option) (bool, erro
 func (c *Cache) Touch(ctx context.Context, key string, opts ...Option) (touched bool, err error) {
 	co := c.options(opts)
 	made, err := c.prepare(ctx, "touch", key, co.version)
+	if err == nil && co.err != nil {
+		err = c.opError("touch", "", co.err)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -420,7 +433,12 @@ func (c *Cache) moveVersion(ctx context.Context, op, key string, delta int, opts
 // caller that missed just before the previous flight ended would otherwise
 // fill again. fill runs with the context of the caller that started the
 // flight; if that caller's context is cancelled, the others retry with their
-// own. A fill error is returned as it is and nothing is stored.
+// own. A fill error is returned as it is and nothing is stored, except
+// ErrAbsent, which is stored as an absence (see ErrAbsent).
+//
+// Under load, the options Stale, EarlyRefresh, FillLock, FillTimeout,
+// AbsentTimeout, RetryAfter and Jitter protect a hot key (hotkeys.go and
+// the package documentation, section Hot keys).
 func (c *Cache) GetOrSet(ctx context.Context, key string, dst any, fill func(context.Context) (any, error), opts ...Option) error {
 	if err := c.enter(ctx, "get_or_set"); err != nil {
 		return err
@@ -432,6 +450,9 @@ func (c *Cache) GetOrSet(ctx context.Context, key string, dst any, fill func(con
 		return c.opError("get_or_set", "", errors.New("djcache: fill is nil"))
 	}
 	co := c.options(opts)
+	if co.err != nil {
+		return c.opError("get_or_set", "", co.err)
+	}
 	made := c.makeKey(key, co.version)
 	if err := c.checkKey(ctx, "get_or_set", made); err != nil {
 		return err
@@ -440,14 +461,12 @@ func (c *Cache) GetOrSet(ctx context.Context, key string, dst any, fill func(con
 	if err != nil {
 		return c.opError("get_or_set", made, err)
 	}
-	if found {
-		c.stats.add(statHits, 1)
-	} else {
-		c.stats.add(statMisses, 1)
-		if v, err = c.fill(ctx, made, co, fill); err != nil {
-			return err
-		}
+	if !found || hasMeta(v) || co.hot.active() {
+		// A miss, an entry with metadata (stale, early refresh, absence)
+		// or a call with hot-key options.
+		return c.getOrSetHot(ctx, made, dst, fill, co, v, found)
 	}
+	c.stats.add(statHits, 1)
 	if err := c.decode(v, dst); err != nil {
 		return c.opError("get_or_set", made, err)
 	}
@@ -460,14 +479,13 @@ type leaderCancelled struct{ err error }
 
 func (e leaderCancelled) Error() string { return e.err.Error() }
 
-// fill runs GetOrSet's single flight for made and returns the encoded value
-// that dst should get. The returned slice is shared by every caller of the
-// flight: they only decode it.
-func (c *Cache) fill(ctx context.Context, made string, co callOptions, fill func(context.Context) (any, error)) ([]byte, error) {
+// fillWith runs once, as made's single flight in this process, and returns
+// its encoded value to every caller of the flight. A flight whose leader's
+// context ended (leaderCancelled) is run again by the callers whose
+// contexts are still live.
+func (c *Cache) fillWith(ctx context.Context, made string, once func() ([]byte, error)) ([]byte, error) {
 	for {
-		ch := c.flight.DoChan(made, func() (any, error) {
-			return c.fillOnce(ctx, made, co, fill)
-		})
+		ch := c.flight.DoChan(made, func() (any, error) { return once() })
 		select {
 		case r := <-ch:
 			var lc leaderCancelled
@@ -477,6 +495,9 @@ func (c *Cache) fill(ctx context.Context, made string, co callOptions, fill func
 				}
 				return nil, c.opError("get_or_set", made, ctx.Err())
 			}
+			if errors.Is(r.Err, errLockBusy) {
+				continue // we joined a background refresh that found the key locked: fill (or wait) ourselves
+			}
 			if r.Err != nil {
 				return nil, r.Err
 			}
@@ -485,51 +506,6 @@ func (c *Cache) fill(ctx context.Context, made string, co callOptions, fill func
 			return nil, c.opError("get_or_set", made, ctx.Err())
 		}
 	}
-}
-
-// fillOnce is the body of a flight. Its interleaving with other callers:
-//
-//  1. Caller A misses and starts the flight; B misses and joins it.
-//  2. The flight reads again: C may have filled and stored the key between
-//     A's miss and now (a previous flight that just ended, or another
-//     process). Then everyone gets C's value and fill is not called.
-//  3. Otherwise fill runs once, its value is encoded and Added. If Add wins,
-//     that value is the answer; if it loses, another writer got there first
-//     and its live value is read back and returned instead (if it expired
-//     meanwhile, fill's value is returned).
-func (c *Cache) fillOnce(ctx context.Context, made string, co callOptions, fill func(context.Context) (any, error)) ([]byte, error) {
-	if v, found, err := c.drv.Get(ctx, made); err != nil {
-		return nil, c.opError("get_or_set", made, err)
-	} else if found {
-		return v, nil
-	}
-	val, err := fill(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, leaderCancelled{err}
-		}
-		return nil, err
-	}
-	b, err := c.encode(nil, val)
-	if err != nil {
-		return nil, c.opError("get_or_set", made, err)
-	}
-	added, err := c.drv.Add(ctx, made, b, c.expiry(co.timeout))
-	if err != nil {
-		return nil, c.opError("get_or_set", made, err)
-	}
-	if added {
-		c.stats.add(statSets, 1)
-		return b, nil
-	}
-	v, found, err := c.drv.Get(ctx, made)
-	if err != nil {
-		return nil, c.opError("get_or_set", made, err)
-	}
-	if found {
-		return v, nil
-	}
-	return b, nil
 }
 
 // Clear removes every entry of this cache's storage (its locmem name,
@@ -546,6 +522,7 @@ func (c *Cache) Clear(ctx context.Context) error {
 // Close releases the driver's resources. It is idempotent: a second Close
 // returns nil. After Close every other call returns ErrClosed.
 func (c *Cache) Close() error {
+	c.hot.stop()
 	if err := c.life.close(); err != nil {
 		return &OpError{Op: "close", Backend: c.backend, Err: err}
 	}

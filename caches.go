@@ -898,7 +898,7 @@ func NewCaches(s *Settings, o *CachesOptions) (*Caches, error) {
 	for _, alias := range sortedKeys(s.Caches) {
 		t, err := s.target(alias, s.Caches[alias], o)
 		if err != nil {
-			return nil, fmt.Errorf("djcache: CACHES[%q] (%s): %w", alias, s.Caches[alias].Backend, err)
+			return nil, &contextError{fmt.Sprintf("djcache: CACHES[%q] (%s): ", alias, s.Caches[alias].Backend), err}
 		}
 		cs.targets[alias] = t
 		cs.order = append(cs.order, alias)
@@ -961,7 +961,7 @@ func (cs *Caches) Cache(alias string) (*Cache, error) {
 	}
 	c, err := cs.mux.openURL(context.Background(), t.u, &t.opts)
 	if err != nil {
-		return nil, fmt.Errorf("djcache: cache %q (%s): %w", alias, t.u.Redacted(), err)
+		return nil, &contextError{fmt.Sprintf("djcache: cache %q (%s): ", alias, t.u.Redacted()), err}
 	}
 	cs.opened[alias] = c
 	return c, nil
@@ -969,6 +969,19 @@ func (cs *Caches) Cache(alias string) (*Cache, error) {
 
 // Default returns the "default" cache (Django's cache).
 func (cs *Caches) Default() (*Cache, error) { return cs.Cache(DefaultAlias) }
+
+// contextError is err with context in front of its message. The
+// message says "djcache: " once: err's own leading "djcache: " is dropped.
+type contextError struct {
+	context string // ends with ": "
+	err     error
+}
+
+func (e *contextError) Error() string {
+	return e.context + strings.TrimPrefix(e.err.Error(), "djcache: ")
+}
+
+func (e *contextError) Unwrap() error { return e.err }
 
 func (cs *Caches) noAlias(alias string) error {
 	return fmt.Errorf("djcache: the cache alias %q doesn't exist (aliases: %s)", alias, strings.Join(cs.order, ", "))

@@ -330,6 +330,9 @@ func checkDst(dst any) error {
 // the caller), replacing what *dst held. The result never shares data's
 // memory. The common destinations take reflection-free paths.
 func (c *Cache) decode(data []byte, dst any) error {
+	if hasMeta(data) {
+		data, _ = splitMeta(data) // GetOrSet's metadata (meta.go): the value is inside
+	}
 	kind, p := driver.SplitKind(data)
 	switch kind {
 	case driver.KindCodec:
@@ -349,6 +352,12 @@ func (c *Cache) decode(data []byte, dst any) error {
 		}
 		return nil
 	}
+	return c.decodeNative(kind, p, dst)
+}
+
+// decodeNative decodes a value of one of djcache's own kinds (not a codec
+// value or a pickle) into dst.
+func (c *Cache) decodeNative(kind driver.Kind, p []byte, dst any) error {
 	var ok bool
 	switch d := dst.(type) {
 	case *[]byte:
@@ -416,15 +425,30 @@ func (c *Cache) decodeCodec(p []byte, dst any) error {
 }
 
 // decodeReflect handles every destination the fast paths in decode do not:
-// other integer and float sizes, named basic types, interfaces.
+// other integer and float sizes, named basic types, interfaces, pointers.
 func (c *Cache) decodeReflect(kind driver.Kind, p []byte, dst any) error {
 	rv := reflect.ValueOf(dst).Elem()
 	if kind == driver.KindNil {
-		rv.SetZero()
+		rv.SetZero() // a nil pointer, at any depth, as encoding/json
 		return nil
 	}
 	ok := false
 	switch rv.Kind() {
+	case reflect.Pointer:
+		// As encoding/json: the value goes into a new T that the pointer
+		// then points to (**int, *Struct, any depth). It is always a new
+		// one: the variable *dst pointed to before is left alone, as Get
+		// replaces what dst held and never writes through it.
+		nv := reflect.New(rv.Type().Elem())
+		if err := c.decodeNative(kind, p, nv.Interface()); err != nil {
+			var de *DecodeError
+			if errors.As(err, &de) {
+				de.Type = reflect.TypeOf(dst) // name the caller's type, not ours
+			}
+			return err
+		}
+		rv.Set(nv)
+		return nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		var n int64
 		if n, ok = intOf(kind, p, rv.Type().Bits()); ok {

@@ -21,8 +21,12 @@
 // [Cache] has Django's methods: Get, Set, Add, GetOrSet, GetMany, SetMany,
 // Delete, DeleteMany, Has (has_key), Touch, Incr, Decr, IncrVersion,
 // DecrVersion, Clear and Close; the generic helpers [Get], [GetOrSet] and
-// [GetMany] return typed values. Every method takes a context and is safe
-// for concurrent use.
+// [GetMany] return typed values. Two calls go beyond Django's API:
+// [Cache.TTL] returns an entry's remaining lifetime (django-redis's ttl(),
+// [NeverExpires] for Forever), and [Cache.Ping] checks that every server of
+// the backend answers, for health checks and readiness probes, since
+// [Open] does no I/O. Every method takes a context and is safe for
+// concurrent use.
 //
 // # Keys
 //
@@ -72,7 +76,10 @@
 // value. [Gob] is available for values JSON cannot represent. Decoding into
 // *any gives nil, int64, string, []byte, float64, bool, or what the codec
 // produces (JSON: map[string]any and []any, with int64 for integral numbers
-// and float64 for the others).
+// and float64 for the others). Decoding into a pointer works as in
+// encoding/json, at any depth: a stored nil gives a nil pointer, any other
+// value a pointer to a new decoded value (Get into a **int, GetMany into a
+// map[string]*T), so a pointer tells a stored nil from a stored zero.
 //
 // Stored values are copies, as in Django, which pickles even in locmem:
 // changing a value after Set, or a decoded value after Get, never changes
@@ -84,15 +91,30 @@
 // # Errors
 //
 // A miss is never an error. Conditions are sentinels matched with
-// [errors.Is]: [ErrNotFound] (Incr or IncrVersion of a missing key),
-// [ErrNotInteger], [ErrOverflow], [ErrInvalidKey] and [ErrClosed]. Every
-// error of a call is an [*OpError] that names the operation, the backend and
-// the made key, for example
+// [errors.Is]: [ErrNotFound] (Incr, IncrVersion or TTL of a missing key),
+// [ErrNotInteger], [ErrOverflow], [ErrInvalidKey], [ErrClosed] and
+// [ErrNotSupported] (TTL on a backend that cannot read expiry times:
+// memcached). Every error of a call is an [*OpError] that names the
+// operation, the backend and the made key, for example
 //
 //	djcache: locmem: incr ":1:views": key not found
 //
 // and wraps the cause, including context.Canceled and
 // context.DeadlineExceeded.
+//
+// GetMany (the method and the generic function) does not fail as a whole
+// when some stored values do not decode into the destination type: it
+// returns the values that decode, and an *OpError wrapping a
+// [*ManyDecodeError] whose Keys are the caller's keys left out, each with
+// its [*DecodeError] (errors.As finds both):
+//
+//	views, err := djcache.GetMany[int](ctx, c, keys)
+//	var bad *djcache.ManyDecodeError
+//	if errors.As(err, &bad) {
+//		log.Printf("skipping %q: %v", bad.Keys, err) // views holds the others
+//	} else if err != nil {
+//		return err
+//	}
 //
 // # Atomicity and Django's differences
 //

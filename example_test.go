@@ -204,6 +204,48 @@ func ExampleCache_IncrVersion() {
 	// old numbers
 }
 
+func ExampleCache_Ping() {
+	// Open does no I/O: a readiness probe pings the cache, with a deadline,
+	// to find a wrong address before the first request does.
+	c, err := djcache.Open("locmem://example-ping")
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx); err != nil {
+		log.Fatal(err) // names the backend and the server that failed
+	}
+	fmt.Println("ready")
+
+	c.Close()
+	fmt.Println(c.Ping(ctx))
+	// Output:
+	// ready
+	// djcache: locmem: ping: cache is closed
+}
+
+func ExampleCache_TTL() {
+	ctx := context.Background()
+	c := open("ttl")
+	defer c.Close()
+
+	c.Set(ctx, "session", "data", djcache.Timeout(30*time.Minute))
+	ttl, _ := c.TTL(ctx, "session")
+	fmt.Println(ttl.Round(time.Minute))
+
+	c.Set(ctx, "settings", "data", djcache.Forever)
+	ttl, _ = c.TTL(ctx, "settings")
+	fmt.Println(ttl == djcache.NeverExpires)
+
+	_, err := c.TTL(ctx, "nope")
+	fmt.Println(errors.Is(err, djcache.ErrNotFound), err)
+	// Output:
+	// 30m0s
+	// true
+	// true djcache: locmem: ttl ":1:nope": key not found
+}
+
 func ExampleCache_Stats() {
 	ctx := context.Background()
 	c := open("stats")

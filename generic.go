@@ -29,13 +29,24 @@ func GetOrSet[T any](ctx context.Context, c *Cache, key string, fill func(contex
 }
 
 // GetMany is Cache.GetMany returning a new map[string]T that holds the keys
-// found.
+// found. If some values do not decode into T, the map holds the others and
+// the error, an *OpError wrapping a *ManyDecodeError, names the keys left
+// out; if the lookup itself fails, the map is nil.
+//
+//	views, err := djcache.GetMany[int](ctx, c, []string{"home", "about"})
+//	var bad *djcache.ManyDecodeError
+//	if errors.As(err, &bad) {
+//		log.Printf("ignoring %v: %v", bad.Keys, err) // views holds the rest
+//	} else if err != nil {
+//		return err
+//	}
 func GetMany[T any](ctx context.Context, c *Cache, keys []string, opts ...Option) (map[string]T, error) {
 	made, got, err := c.getManyRaw(ctx, keys, opts)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]T, len(got))
+	var bad decodeFailures
 	for i, k := range keys {
 		b, ok := got[made[i]]
 		if !ok {
@@ -43,9 +54,10 @@ func GetMany[T any](ctx context.Context, c *Cache, keys []string, opts ...Option
 		}
 		var v T
 		if err := c.decode(b, &v); err != nil {
-			return nil, c.opError("get_many", made[i], err)
+			bad.add(k, err)
+			continue
 		}
 		out[k] = v
 	}
-	return out, nil
+	return out, bad.err(c, len(got))
 }

@@ -22,6 +22,15 @@ type Stats struct {
 	// (backend failures, cancelled contexts, values that would not encode or
 	// decode, ErrNotInteger, …).
 	Errors uint64
+
+	// GetOrSet under load (see Stale, EarlyRefresh and FillLock). Fills
+	// counts calls of fill functions, FillErrors those that failed (an
+	// ErrAbsent is not a failure). StaleServed counts GetOrSet calls
+	// answered with a stale value, RefreshErrors the background refreshes
+	// that failed (each is also logged), EarlyRefreshes the refreshes
+	// started early by EarlyRefresh, and LockWaits the fills that waited
+	// for another caller's fill lock.
+	Fills, FillErrors, StaleServed, RefreshErrors, EarlyRefreshes, LockWaits uint64
 }
 
 const (
@@ -30,6 +39,12 @@ const (
 	statSets
 	statDeletes
 	statErrors
+	statFills
+	statFillErrors
+	statStaleServed
+	statRefreshErrors
+	statEarlyRefreshes
+	statLockWaits
 	numStats
 )
 
@@ -78,5 +93,12 @@ func (c *Cache) Stats() Stats {
 		Sets:    c.stats.sum(statSets),
 		Deletes: c.stats.sum(statDeletes),
 		Errors:  c.stats.sum(statErrors),
+
+		Fills:          c.stats.sum(statFills),
+		FillErrors:     c.stats.sum(statFillErrors),
+		StaleServed:    c.stats.sum(statStaleServed),
+		RefreshErrors:  c.stats.sum(statRefreshErrors),
+		EarlyRefreshes: c.stats.sum(statEarlyRefreshes),
+		LockWaits:      c.stats.sum(statLockWaits),
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/djcache/djcache/driver"
 	"github.com/djcache/djcache/internal/urlparam"
@@ -134,15 +135,16 @@ func (mux *URLMux) openURL(ctx context.Context, u *url.URL, o *Options) (*Cache,
 	return c, nil
 }
 
-// portableParams moves timeout, key_prefix, version and serializer from u's query into
-// o and returns a copy of u without them.
+// portableParams moves timeout, key_prefix, version and serializer, and the
+// hot-key defaults (hotParams), from u's query into o and returns a copy of
+// u without them.
 func portableParams(u *url.URL, o *Options) (*url.URL, error) {
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
 		return nil, fmt.Errorf("djcache: invalid URL query: %v", err)
 	}
 	portable := url.Values{}
-	for _, k := range []string{"timeout", "key_prefix", "version", "serializer"} {
+	for _, k := range append([]string{"timeout", "key_prefix", "version", "serializer"}, hotParams...) {
 		if vs, ok := q[k]; ok {
 			portable[k] = vs
 			delete(q, k)
@@ -177,6 +179,9 @@ func portableParams(u *url.URL, o *Options) (*url.URL, error) {
 		default:
 			return nil, fmt.Errorf("djcache: URL parameter serializer=%q: want %q (djcache's encoding, the default) or %q (Django's, to share the cache with Django)", string(sz), NativeSerializer, PickleSerializer)
 		}
+	}
+	if err := hotURLParams(r, o); err != nil {
+		return nil, err
 	}
 	if err := r.Done(); err != nil {
 		return nil, err
@@ -219,4 +224,37 @@ func Open(rawURL string, o ...*Options) (*Cache, error) {
 		opts = o[0]
 	}
 	return defaultMux.Open(context.Background(), rawURL, opts)
+}
+
+// hotParams are the URL parameters of the hot-key defaults (Options.Stale
+// and the fields after it).
+var hotParams = []string{"stale", "early_refresh", "fill_lock", "soft_timeout", "hard_timeout", "absent_timeout", "retry_after", "jitter"}
+
+// hotURLParams reads hotParams into o; Options' validation names bad
+// values.
+func hotURLParams(r *urlparam.Reader, o *Options) error {
+	for name, dst := range map[string]*time.Duration{
+		"stale": &o.Stale, "fill_lock": &o.FillLock, "soft_timeout": &o.FillSoftTimeout,
+		"hard_timeout": &o.FillHardTimeout, "absent_timeout": &o.AbsentTimeout, "retry_after": &o.RetryAfter,
+	} {
+		if d, _, ok := r.Seconds(name, false); ok {
+			if d < 0 {
+				return fmt.Errorf("djcache: URL parameter %s=%v: want a duration of 0 seconds or more", name, d.Seconds())
+			}
+			*dst = d
+		}
+	}
+	if f, ok := r.Float("early_refresh"); ok {
+		if f < 0 {
+			return fmt.Errorf("djcache: URL parameter early_refresh=%v: want a beta of 0 or more (1 is usual)", f)
+		}
+		o.EarlyRefresh = f
+	}
+	if f, ok := r.Float("jitter"); ok {
+		if f < 0 || f >= 1 {
+			return fmt.Errorf("djcache: URL parameter jitter=%v: want a fraction from 0 to less than 1", f)
+		}
+		o.Jitter = f
+	}
+	return r.Err()
 }

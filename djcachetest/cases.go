@@ -52,6 +52,9 @@ func portableCases() []testCase {
 		concurrencyCases(),
 		lifecycleCases(),
 		dummyCases(),
+		apiCases(),
+		hotCases(),
+		getOrSetManyCases(),
 	} {
 		all = append(all, group...)
 	}

@@ -329,7 +329,7 @@ func lifecycleCases() []testCase {
 				c.Add(e.ctx, "a", 1)                                            // set 2
 				c.Add(e.ctx, "a", 2)                                            // not stored
 				c.SetMany(e.ctx, map[string]any{"b": 1, "c": 2})                // sets 4
-				c.GetOrSet(e.ctx, "g", &s, func(context.Context) (any, error) { // miss 4, set 5
+				c.GetOrSet(e.ctx, "g", &s, func(context.Context) (any, error) { // miss 4, set 5, fill 1
 					return "v", nil
 				})
 				c.Delete(e.ctx, "k")                    // delete 1
@@ -337,7 +337,7 @@ func lifecycleCases() []testCase {
 				var n int
 				c.Get(e.ctx, "g", &n) // hit 4 and a decode error
 				c.Incr(e.ctx, "missing", 1)
-				want := djcache.Stats{Hits: 4, Misses: 4, Sets: 5, Deletes: 3, Errors: 1}
+				want := djcache.Stats{Hits: 4, Misses: 4, Sets: 5, Deletes: 3, Errors: 1, Fills: 1}
 				if got := c.Stats(); got != want {
 					t.Errorf("Stats = %+v, want %+v", got, want)
 				}

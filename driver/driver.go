@@ -20,7 +20,8 @@
 // only for speed; package djcache falls back to the required methods when a
 // driver lacks them, with the same observable result, and the conformance kit
 // in package djcachetest proves that. The capabilities ([KeyChecker],
-// [ExpiryReader]) change behaviour and are documented where they do.
+// [ExpiryReader], [Pinger], [Pickler]) change behaviour and are documented
+// where they do.
 package driver
 
 import (
@@ -158,8 +159,10 @@ type KeyChecker interface {
 
 // ExpiryReader is a capability: a Driver that can read an entry's expiry
 // implements it, and djcache's IncrVersion then keeps the entry's remaining
-// lifetime. Without it, IncrVersion gives the moved entry the default timeout
-// (Django's behaviour). A zero exp never expires.
+// lifetime, and Cache.TTL reports it. Without it, IncrVersion gives the moved
+// entry the default timeout (Django's behaviour) and TTL fails with
+// djcache.ErrNotSupported. GetWithExpiry is Get that also returns the live
+// entry's expiry; a zero exp never expires.
 type ExpiryReader interface {
 	GetWithExpiry(ctx context.Context, key string) (value []byte, exp time.Time, found bool, err error)
 }

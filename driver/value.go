@@ -40,6 +40,12 @@ const (
 	// the pickle PROTO opcode 0x80 and has no tag of its own. Reserved for a
 	// pickle codec.
 	KindPickle
+	// KindMeta is a value with GetOrSet's entry metadata, in djcache's own
+	// encoding: tag 0x07, the metadata, then the value's own encoding
+	// (package djcache, meta.go). A driver stores it as opaque bytes, tag
+	// included. (With the pickle serializer the metadata follows the
+	// pickle, and the value is KindPickle.)
+	KindMeta
 )
 
 // Kinds is a set of kinds.
@@ -67,13 +73,15 @@ const (
 	tagFloat = 0x04
 	tagBool  = 0x05
 	tagNil   = 0x06
+	tagMeta  = 0x07
 	tagProto = 0x80
 )
 
 var kindTags = [...]byte{KindBytes: tagBytes, KindText: tagText, KindCodec: tagCodec, KindFloat: tagFloat, KindBool: tagBool, KindNil: tagNil}
 
 // Tag returns the tag byte that starts a value of kind k, and false for the
-// untagged kinds (KindInt, KindPickle, KindForeign).
+// untagged kinds (KindInt, KindPickle, KindMeta, KindForeign): a KindMeta
+// value's tag byte is part of its payload.
 func (k Kind) Tag() (byte, bool) {
 	if int(k) < len(kindTags) && kindTags[k] != 0 {
 		return kindTags[k], true
@@ -100,6 +108,8 @@ func (k Kind) String() string {
 		return "nil"
 	case KindPickle:
 		return "pickle"
+	case KindMeta:
+		return "meta"
 	}
 	return "foreign"
 }
@@ -127,6 +137,8 @@ func KindOf(v []byte) Kind {
 		return KindForeign
 	case tagProto:
 		return KindPickle
+	case tagMeta:
+		return KindMeta
 	}
 	if isDecimal(v) {
 		return KindInt

@@ -57,12 +57,19 @@ type Driver struct {
 	loc     *time.Location
 	secret  string // the password of the URL, kept out of errors
 	where   string // the database, for errors ("" if unknown)
+	file    string // the SQLite file of a URL, looked for before connecting ("" if none)
+
+	// ownTimeouts is set when the database's Go driver abandons
+	// connections on timeouts of its own (MySQL's readTimeout and
+	// writeTimeout): then writes run in transactions even under a context
+	// that cannot end (see write).
+	ownTimeouts bool
 
 	maxEntries int64
 	cullFreq   int64 // 0: clear when full
 	recount    int64 // count at least every recount writes
 
-	ready atomic.Bool // the table was checked (and created if missing)
+	ready atomic.Bool // the table was found (or created) and checked
 
 	sharedWithDjango bool       // UsePickle was called: take Django's table as it is
 	readyMu          sync.Mutex // serializes the check
@@ -110,8 +117,9 @@ func (d *Driver) UsePickle() driver.Kinds {
 const unknownRows = math.MaxInt64 / 4
 
 // New returns a Driver on the table of o (nil means the defaults) in db,
-// which speaks dialect. It does no I/O: the table is checked, and created
-// if missing, before the first call. db stays the caller's: Close does not
+// which speaks dialect. It does no I/O: the table is checked before the
+// first call, and created by the first write if it is missing (see the
+// package documentation). db stays the caller's: Close does not
 // close it. For SQLite, db should set a busy timeout and WAL mode (see the
 // package documentation); for MySQL, db must not set clientFoundRows,
 // which changes the row counts Add relies on.
@@ -205,9 +213,10 @@ var errClosed = errors.New("djcache: db: driver is closed")
 
 // ----------------------------------------------------------------- helpers
 
-// begin starts every keyed call: the table is ready and the key fits.
-func (d *Driver) begin(ctx context.Context, key string) (string, error) {
-	if err := d.ensureReady(ctx); err != nil {
+// begin starts every keyed call: the table is ready (created if missing
+// when create is set, for writes) and the key fits.
+func (d *Driver) begin(ctx context.Context, key string, create bool) (string, error) {
+	if err := d.prepare(ctx, create); err != nil {
 		return "", err
 	}
 	return d.storedKey(key)
@@ -221,7 +230,15 @@ func (d *Driver) storedKey(key string) (string, error) {
 	return sk, nil
 }
 
-func (d *Driver) ensureReady(ctx context.Context) error {
+// ensureReady makes the table ready for a write: found or created, and
+// checked.
+func (d *Driver) ensureReady(ctx context.Context) error { return d.prepare(ctx, true) }
+
+// ensureExists makes the table ready for a read: found and checked; a
+// missing table is an error wrapping ErrNoTable, and nothing is created.
+func (d *Driver) ensureExists(ctx context.Context) error { return d.prepare(ctx, false) }
+
+func (d *Driver) prepare(ctx context.Context, create bool) error {
 	if d.closed.Load() {
 		return errClosed
 	}
@@ -233,11 +250,33 @@ func (d *Driver) ensureReady(ctx context.Context) error {
 	if d.ready.Load() {
 		return nil
 	}
-	if err := d.prepareTable(ctx); err != nil {
+	if err := d.prepareTable(ctx, create); err != nil {
 		return err
 	}
 	d.ready.Store(true)
 	return nil
+}
+
+// fail gives a call's error its final form, in the one place every
+// exported method returns through: the URL's password is removed, and
+// when ctx has ended, the error also matches ctx's error with errors.Is. A
+// deadline that passes while connecting reaches us as the dialer's "i/o
+// timeout" (the dialer turns ctx's deadline into the socket's), and
+// possibly before ctx's own timer has fired, so a deadline already passed
+// counts as ended even while ctx.Err() is still nil.
+func (d *Driver) fail(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	err = d.redact(err)
+	ce := ctx.Err()
+	if dl, ok := ctx.Deadline(); ce == nil && ok && !time.Now().Before(dl) {
+		ce = context.DeadlineExceeded
+	}
+	if ce != nil && !errors.Is(err, ce) {
+		return fmt.Errorf("%w: %w", ce, err)
+	}
+	return err
 }
 
 // ----------------------------------------------------------------- culling
@@ -311,8 +350,9 @@ func (d *Driver) deleted(n int64) {
 // -------------------------------------------------------------- operations
 
 // Get implements driver.Driver. An expired row it meets is deleted.
-func (d *Driver) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	sk, err := d.begin(ctx, key)
+func (d *Driver) Get(ctx context.Context, key string) (_ []byte, _ bool, err error) {
+	defer func() { err = d.fail(ctx, err) }()
+	sk, err := d.begin(ctx, key, false)
 	if err != nil {
 		return nil, false, err
 	}
@@ -322,18 +362,18 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	}
 	rows, err := s.QueryContext(ctx, d.nowArg(), sk)
 	if err != nil {
-		return nil, false, d.redact(err)
+		return nil, false, err
 	}
 	defer rows.Close()
 	if !rows.Next() {
-		return nil, false, d.redact(rows.Err())
+		return nil, false, rows.Err()
 	}
 	var (
 		raw  sql.RawBytes
 		live bool
 	)
 	if err := rows.Scan(&raw, &live); err != nil {
-		return nil, false, d.redact(err)
+		return nil, false, err
 	}
 	if !live {
 		rows.Close()
@@ -344,7 +384,7 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return v, true, d.redact(rows.Close())
+	return v, true, rows.Close()
 }
 
 // removeExpired deletes the row of sk if it has expired. It is
@@ -357,8 +397,9 @@ func (d *Driver) removeExpired(ctx context.Context, sk string) {
 }
 
 // GetWithExpiry implements driver.ExpiryReader.
-func (d *Driver) GetWithExpiry(ctx context.Context, key string) ([]byte, time.Time, bool, error) {
-	sk, err := d.begin(ctx, key)
+func (d *Driver) GetWithExpiry(ctx context.Context, key string) (_ []byte, _ time.Time, _ bool, err error) {
+	defer func() { err = d.fail(ctx, err) }()
+	sk, err := d.begin(ctx, key, false)
 	if err != nil {
 		return nil, time.Time{}, false, err
 	}
@@ -368,18 +409,18 @@ func (d *Driver) GetWithExpiry(ctx context.Context, key string) ([]byte, time.Ti
 	}
 	rows, err := s.QueryContext(ctx, sk)
 	if err != nil {
-		return nil, time.Time{}, false, d.redact(err)
+		return nil, time.Time{}, false, err
 	}
 	defer rows.Close()
 	if !rows.Next() {
-		return nil, time.Time{}, false, d.redact(rows.Err())
+		return nil, time.Time{}, false, rows.Err()
 	}
 	var (
 		raw sql.RawBytes
 		src any
 	)
 	if err := rows.Scan(&raw, &src); err != nil {
-		return nil, time.Time{}, false, d.redact(err)
+		return nil, time.Time{}, false, err
 	}
 	exp, err := d.parseExpires(src)
 	if err != nil {
@@ -394,12 +435,13 @@ func (d *Driver) GetWithExpiry(ctx context.Context, key string) ([]byte, time.Ti
 	if err != nil {
 		return nil, time.Time{}, false, err
 	}
-	return v, exp, true, d.redact(rows.Close())
+	return v, exp, true, rows.Close()
 }
 
 // Has implements driver.HasDriver.
-func (d *Driver) Has(ctx context.Context, key string) (bool, error) {
-	sk, err := d.begin(ctx, key)
+func (d *Driver) Has(ctx context.Context, key string) (_ bool, err error) {
+	defer func() { err = d.fail(ctx, err) }()
+	sk, err := d.begin(ctx, key, false)
 	if err != nil {
 		return false, err
 	}
@@ -409,25 +451,34 @@ func (d *Driver) Has(ctx context.Context, key string) (bool, error) {
 
 // Set implements driver.Driver: an upsert, or a delete when exp has
 // already passed.
-func (d *Driver) Set(ctx context.Context, key string, value []byte, exp time.Time) error {
-	sk, err := d.begin(ctx, key)
+func (d *Driver) Set(ctx context.Context, key string, value []byte, exp time.Time) (err error) {
+	defer func() { err = d.fail(ctx, err) }()
+	sk, err := d.begin(ctx, key, true)
 	if err != nil {
 		return err
 	}
 	if driver.Expired(exp, time.Now()) {
-		res, err := d.execKeys(ctx, nil, []string{sk})
-		d.deleted(res)
+		n, err := d.deleteKeys(ctx, []string{sk})
+		d.deleted(n)
+		return err
+	}
+	s, err := d.stmt(ctx, stSet)
+	if err != nil {
 		return err
 	}
 	d.beforeWrite(ctx, 1)
-	_, err = d.execStmt(ctx, stSet, sk, encodeValue(value), d.expArg(exp))
-	return err
+	args := []any{sk, encodeValue(value), d.expArg(exp)}
+	return d.write(ctx, false, func(tx *sql.Tx) error {
+		_, err := on(ctx, tx, s).ExecContext(ctx, args...)
+		return err
+	})
 }
 
 // Add implements driver.Driver with a conditional upsert: the row is
 // written if it is absent or its entry has expired.
-func (d *Driver) Add(ctx context.Context, key string, value []byte, exp time.Time) (bool, error) {
-	sk, err := d.begin(ctx, key)
+func (d *Driver) Add(ctx context.Context, key string, value []byte, exp time.Time) (_ bool, err error) {
+	defer func() { err = d.fail(ctx, err) }()
+	sk, err := d.begin(ctx, key, true)
 	if err != nil {
 		return false, err
 	}
@@ -438,6 +489,10 @@ func (d *Driver) Add(ctx context.Context, key string, value []byte, exp time.Tim
 		found, _, err := d.queryFlag(ctx, stHas, sk, now)
 		return !found && err == nil, err
 	}
+	s, err := d.stmt(ctx, stAdd)
+	if err != nil {
+		return false, err
+	}
 	d.beforeWrite(ctx, 1)
 	args := []any{sk, encodeValue(value), d.expArg(exp), now}
 	if d.dialect == MySQL {
@@ -445,55 +500,88 @@ func (d *Driver) Add(ctx context.Context, key string, value []byte, exp time.Tim
 	}
 	// MySQL reports 1 for an insert, 2 for an update and 0 for a row left
 	// as it was; the others 1 or 0.
-	n, err := d.execStmt(ctx, stAdd, args...)
-	return n > 0, err
+	var n int64
+	err = d.write(ctx, false, func(tx *sql.Tx) error {
+		var err error
+		n, err = execN(ctx, on(ctx, tx, s), args...)
+		return err
+	})
+	return n > 0 && err == nil, err
 }
 
 // Touch implements driver.Driver: expires changes only where the entry is
 // live.
-func (d *Driver) Touch(ctx context.Context, key string, exp time.Time) (bool, error) {
-	sk, err := d.begin(ctx, key)
+func (d *Driver) Touch(ctx context.Context, key string, exp time.Time) (_ bool, err error) {
+	defer func() { err = d.fail(ctx, err) }()
+	sk, err := d.begin(ctx, key, true)
 	if err != nil {
 		return false, err
 	}
-	now, e := d.nowArg(), d.expArg(exp)
-	n, err := d.execStmt(ctx, stTouch, e, sk, now)
-	if err != nil || n > 0 || d.dialect != MySQL {
-		return n > 0, err
+	touch, err := d.stmt(ctx, stTouch)
+	if err != nil {
+		return false, err
 	}
-	// MySQL counts changed rows, not matched ones: a live row that already
-	// had this expiry reports 0.
-	found, _, err := d.queryFlag(ctx, stTouchCheck, sk, e, now)
-	return found, err
+	var check *sql.Stmt
+	if d.dialect == MySQL {
+		if check, err = d.stmt(ctx, stTouchCheck); err != nil {
+			return false, err
+		}
+	}
+	now, e := d.nowArg(), d.expArg(exp)
+	var touched bool
+	err = d.write(ctx, false, func(tx *sql.Tx) error {
+		n, err := execN(ctx, on(ctx, tx, touch), e, sk, now)
+		touched = n > 0
+		if err != nil || touched || check == nil {
+			return err
+		}
+		// MySQL counts changed rows, not matched ones: a live row that
+		// already had this expiry reports 0.
+		touched, _, err = queryFlagOn(ctx, on(ctx, tx, check), sk, e, now)
+		return err
+	})
+	return touched && err == nil, err
 }
 
 // Delete implements driver.Driver. The row goes whether or not it has
 // expired; deleted reports a live one.
-func (d *Driver) Delete(ctx context.Context, key string) (bool, error) {
-	sk, err := d.begin(ctx, key)
+func (d *Driver) Delete(ctx context.Context, key string) (_ bool, err error) {
+	defer func() { err = d.fail(ctx, err) }()
+	sk, err := d.begin(ctx, key, true)
+	if err != nil {
+		return false, err
+	}
+	s, err := d.stmt(ctx, stDel)
 	if err != nil {
 		return false, err
 	}
 	now := d.nowArg()
-	if d.dialect == MySQL {
-		n, err := d.execStmt(ctx, stDel, sk, now) // live rows only
-		if err != nil || n > 0 {
-			d.deleted(n)
-			return n > 0, err
+	var found, live bool
+	err = d.write(ctx, false, func(tx *sql.Tx) error {
+		if d.dialect == MySQL {
+			n, err := execN(ctx, on(ctx, tx, s), sk, now) // live rows only
+			found, live = n > 0, n > 0
+			return err
 		}
-		d.removeExpired(ctx, sk)
-		return false, nil
+		var err error
+		found, live, err = queryFlagOn(ctx, on(ctx, tx, s), sk, now)
+		return err
+	})
+	if err != nil {
+		return false, err
 	}
-	found, live, err := d.queryFlag(ctx, stDel, sk, now)
 	if found {
 		d.deleted(1)
+	} else if d.dialect == MySQL {
+		d.removeExpired(ctx, sk)
 	}
-	return live, err
+	return live, nil
 }
 
 // Incr implements driver.Driver in a transaction that locks the row.
-func (d *Driver) Incr(ctx context.Context, key string, delta int64) (int64, error) {
-	sk, err := d.begin(ctx, key)
+func (d *Driver) Incr(ctx context.Context, key string, delta int64) (_ int64, err error) {
+	defer func() { err = d.fail(ctx, err) }()
+	sk, err := d.begin(ctx, key, true)
 	if err != nil {
 		return 0, err
 	}
@@ -506,20 +594,15 @@ func (d *Driver) Incr(ctx context.Context, key string, delta int64) (int64, erro
 		return 0, err
 	}
 	var sum int64
-	err = d.retry(ctx, func() error {
+	err = d.write(ctx, true, func(tx *sql.Tx) error {
 		var err error
-		sum, err = d.incr(ctx, lock, update, sk, delta)
+		sum, err = d.incr(ctx, tx, lock, update, sk, delta)
 		return err
 	})
-	return sum, d.redact(err)
+	return sum, err
 }
 
-func (d *Driver) incr(ctx context.Context, lock, update *sql.Stmt, sk string, delta int64) (int64, error) {
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback() // a no-op after Commit
+func (d *Driver) incr(ctx context.Context, tx *sql.Tx, lock, update *sql.Stmt, sk string, delta int64) (int64, error) {
 	args := []any{d.nowArg(), sk}
 	if d.dialect == SQLite {
 		args[0], args[1] = sk, args[0]
@@ -556,23 +639,24 @@ func (d *Driver) incr(ctx context.Context, lock, update *sql.Stmt, sk string, de
 	if _, err := tx.StmtContext(ctx, update).ExecContext(ctx, encodeValue(nv), sk); err != nil {
 		return 0, err
 	}
-	return sum, tx.Commit()
+	return sum, nil
 }
 
 // Clear implements driver.Driver: it deletes every row of the table. The
 // scope does not matter: a table is one cache's storage.
-func (d *Driver) Clear(ctx context.Context, _ driver.Scope) error {
+func (d *Driver) Clear(ctx context.Context, _ driver.Scope) (err error) {
+	defer func() { err = d.fail(ctx, err) }()
 	if err := d.ensureReady(ctx); err != nil {
 		return err
 	}
-	err := d.retry(ctx, func() error {
-		_, err := d.db.ExecContext(ctx, d.sql.clear)
+	err = d.write(ctx, false, func(tx *sql.Tx) error {
+		_, err := d.execer(tx).ExecContext(ctx, d.sql.clear)
 		return err
 	})
 	if err == nil {
 		d.upper.Store(0)
 	}
-	return d.redact(err)
+	return err
 }
 
 // Batch sizes: keys per IN list, rows per multi-row upsert.
@@ -631,8 +715,9 @@ func (d *Driver) storedKeys(keys []string) (stored []string, back map[string]str
 
 // GetMany implements driver.GetManyDriver: one SELECT … IN per 512 keys,
 // and one DELETE of the expired rows it met, if any.
-func (d *Driver) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
-	if err := d.ensureReady(ctx); err != nil {
+func (d *Driver) GetMany(ctx context.Context, keys []string) (_ map[string][]byte, err error) {
+	defer func() { err = d.fail(ctx, err) }()
+	if err := d.ensureExists(ctx); err != nil {
 		return nil, err
 	}
 	stored, back, err := d.storedKeys(keys)
@@ -647,7 +732,7 @@ func (d *Driver) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 		args := paddedKeys(chunk, []any{now})
 		rows, err := d.queryDyn(ctx, dynGetMany, args)
 		if err != nil {
-			return nil, d.redact(err)
+			return nil, err
 		}
 		for rows.Next() {
 			var (
@@ -657,7 +742,7 @@ func (d *Driver) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 			)
 			if err := rows.Scan(&k, &raw, &live); err != nil {
 				rows.Close()
-				return nil, d.redact(err)
+				return nil, err
 			}
 			if !live {
 				expired = append(expired, k)
@@ -674,48 +759,66 @@ func (d *Driver) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 			out[k] = v
 		}
 		if err := rows.Close(); err != nil {
-			return nil, d.redact(err)
+			return nil, err
 		}
 	}
-	if len(expired) > 0 {
-		for start := 0; start < len(expired); start += maxInKeys {
-			chunk := expired[start:min(start+maxInKeys, len(expired))]
-			args := paddedKeys(chunk, []any{now})
-			if res, err := d.execDyn(ctx, nil, dynDeleteExpiredM, len(args)-1, args); err == nil {
-				n, _ := res.RowsAffected()
-				d.deleted(n)
-			}
+	// Housekeeping: a failure fails nothing.
+	for start := 0; start < len(expired); start += maxInKeys {
+		chunk := expired[start:min(start+maxInKeys, len(expired))]
+		args := paddedKeys(chunk, []any{now})
+		if res, err := d.dyn(ctx, dynDeleteExpiredM, len(args)-1).exec(ctx, d, nil, args); err == nil {
+			n, _ := res.RowsAffected()
+			d.deleted(n)
 		}
 	}
 	return out, nil
 }
 
-// execKeys deletes stored keys, one DELETE … IN per 512, in tx if not
-// nil, and returns the number of rows deleted.
-func (d *Driver) execKeys(ctx context.Context, tx *sql.Tx, stored []string) (int64, error) {
+// batch is one statement of variable shape and its arguments.
+type batch struct {
+	ds   *dynStmt
+	args []any
+}
+
+// runBatches runs batches, in tx if not nil, and returns the number of
+// rows they affected.
+func (d *Driver) runBatches(ctx context.Context, tx *sql.Tx, batches []batch) (int64, error) {
 	var total int64
-	for start := 0; start < len(stored); start += maxInKeys {
-		chunk := stored[start:min(start+maxInKeys, len(stored))]
-		args := paddedKeys(chunk, nil)
-		err := d.retry(ctx, func() error {
-			res, err := d.execDyn(ctx, tx, dynDeleteMany, len(args), args)
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
-			total += n
-			return err
-		})
+	for _, b := range batches {
+		res, err := b.ds.exec(ctx, d, tx, b.args)
 		if err != nil {
-			return total, d.redact(err)
+			return total, err
 		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += n
 	}
 	return total, nil
 }
 
+// deleteKeys deletes stored keys, one DELETE … IN per 512, and returns the
+// number of rows deleted.
+func (d *Driver) deleteKeys(ctx context.Context, stored []string) (int64, error) {
+	batches := make([]batch, 0, (len(stored)+maxInKeys-1)/maxInKeys)
+	for start := 0; start < len(stored); start += maxInKeys {
+		args := paddedKeys(stored[start:min(start+maxInKeys, len(stored))], nil)
+		batches = append(batches, batch{d.dyn(ctx, dynDeleteMany, len(args)), args})
+	}
+	var total int64
+	err := d.write(ctx, false, func(tx *sql.Tx) error {
+		var err error
+		total, err = d.runBatches(ctx, tx, batches)
+		return err
+	})
+	return total, err
+}
+
 // DeleteMany implements driver.DeleteManyDriver: one DELETE … IN per 512
 // keys.
-func (d *Driver) DeleteMany(ctx context.Context, keys []string) error {
+func (d *Driver) DeleteMany(ctx context.Context, keys []string) (err error) {
+	defer func() { err = d.fail(ctx, err) }()
 	if err := d.ensureReady(ctx); err != nil {
 		return err
 	}
@@ -723,7 +826,7 @@ func (d *Driver) DeleteMany(ctx context.Context, keys []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := d.execKeys(ctx, nil, stored)
+	n, err := d.deleteKeys(ctx, stored)
 	d.deleted(n)
 	return err
 }
@@ -740,7 +843,7 @@ func (d *Driver) SetMany(ctx context.Context, items []driver.Item) (failed []str
 		for i, it := range items {
 			keys[i] = it.Key
 		}
-		return keys, err
+		return keys, d.fail(ctx, err)
 	}
 	if err := d.ensureReady(ctx); err != nil {
 		return fail(err)
@@ -753,33 +856,18 @@ func (d *Driver) SetMany(ctx context.Context, items []driver.Item) (failed []str
 		}
 		args = append(args, sk, encodeValue(it.Value), d.expArg(it.Expires))
 	}
-	d.beforeWrite(ctx, len(items))
-	if len(items) <= maxSetRows {
-		err := d.retry(ctx, func() error {
-			_, err := d.execDyn(ctx, nil, dynSetMany, len(items), args)
-			return err
-		})
-		if err != nil {
-			return fail(d.redact(err))
-		}
-		return nil, nil
+	batches := make([]batch, 0, (len(items)+maxSetRows-1)/maxSetRows)
+	for start := 0; start < len(items); start += maxSetRows {
+		n := min(maxSetRows, len(items)-start)
+		batches = append(batches, batch{d.dyn(ctx, dynSetMany, n), args[3*start : 3*(start+n)]})
 	}
-	err = d.retry(ctx, func() error {
-		tx, err := d.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		for start := 0; start < len(items); start += maxSetRows {
-			n := min(maxSetRows, len(items)-start)
-			if _, err := d.execDyn(ctx, tx, dynSetMany, n, args[3*start:3*(start+n)]); err != nil {
-				return err
-			}
-		}
-		return tx.Commit()
+	d.beforeWrite(ctx, len(items))
+	err = d.write(ctx, len(batches) > 1, func(tx *sql.Tx) error {
+		_, err := d.runBatches(ctx, tx, batches)
+		return err
 	})
 	if err != nil {
-		return fail(d.redact(err))
+		return fail(err)
 	}
 	return nil, nil
 }

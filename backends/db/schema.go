@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"strings"
 )
 
@@ -64,6 +66,7 @@ func (d Dialect) createTableSQL(table, collation string) []string {
 // transaction; MySQL commits DDL at once. If another process creates the
 // table at the same moment, CreateTable reports false and no error.
 func (d *Driver) CreateTable(ctx context.Context) (created bool, err error) {
+	defer func() { err = d.fail(ctx, err) }()
 	if exists, err := d.TableExists(ctx); err != nil || exists {
 		return false, err
 	}
@@ -77,7 +80,7 @@ func (d *Driver) CreateTable(ctx context.Context) (created bool, err error) {
 		if exists, xerr := d.TableExists(ctx); xerr == nil && exists {
 			return false, nil
 		}
-		return false, fmt.Errorf("djcache: db: cache table %q could not be created: %w", d.table, d.redact(err))
+		return false, fmt.Errorf("djcache: db: %s could not be created: %w", d.tableIn(), d.redact(err))
 	}
 	return true, nil
 }
@@ -109,8 +112,11 @@ func (d *Driver) runDDL(ctx context.Context, stmts []string) error {
 // package's [CreateTableSQL], except that on MySQL and MariaDB the server is
 // asked for its NO PAD binary collation (utf8mb4_nopad_bin on MariaDB,
 // utf8mb4_0900_bin on MySQL 8), under which keys differing only in
-// trailing spaces stay apart; utf8mb4_bin is the fallback.
-func (d *Driver) CreateTableSQL(ctx context.Context) ([]string, error) {
+// trailing spaces stay apart; utf8mb4_bin is the fallback. That query is
+// the only I/O: on SQLite and PostgreSQL, CreateTableSQL connects to
+// nothing (and creates no SQLite file), and it never looks for the table.
+func (d *Driver) CreateTableSQL(ctx context.Context) (_ []string, err error) {
+	defer func() { err = d.fail(ctx, err) }()
 	collation := "utf8mb4_bin"
 	if d.dialect == MySQL {
 		var name string
@@ -119,7 +125,7 @@ func (d *Driver) CreateTableSQL(ctx context.Context) ([]string, error) {
 		case err == nil:
 			collation = name
 		case !errors.Is(err, sql.ErrNoRows):
-			return nil, d.redact(err)
+			return nil, err
 		}
 	}
 	return d.dialect.createTableSQL(d.table, collation), nil
@@ -127,8 +133,16 @@ func (d *Driver) CreateTableSQL(ctx context.Context) ([]string, error) {
 
 // TableExists reports whether the Driver's table exists (in the current
 // schema on PostgreSQL, through the search_path; in the current database on
-// MySQL).
-func (d *Driver) TableExists(ctx context.Context) (bool, error) {
+// MySQL). It creates nothing: for a Driver opened from a sqlite:// URL whose
+// file does not exist, it reports false without opening the file, which
+// would create it.
+func (d *Driver) TableExists(ctx context.Context) (_ bool, err error) {
+	defer func() { err = d.fail(ctx, err) }()
+	if d.file != "" {
+		if _, err := os.Stat(d.file); errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+	}
 	var (
 		q   string
 		arg any = d.table
@@ -144,7 +158,7 @@ func (d *Driver) TableExists(ctx context.Context) (bool, error) {
 	}
 	var n int
 	if err := d.db.QueryRowContext(ctx, q, arg).Scan(&n); err != nil {
-		return false, d.redact(err)
+		return false, err
 	}
 	return n > 0, nil
 }
@@ -161,6 +175,15 @@ func CreateTable(ctx context.Context, db *sql.DB, dialect Dialect, table string)
 	return d.CreateTable(ctx)
 }
 
+// tableIn names the Driver's table and its database for errors: "table
+// "t" in the SQLite file /srv/c.db".
+func (d *Driver) tableIn() string {
+	if d.where != "" {
+		return fmt.Sprintf("table %q in %s", d.table, d.where)
+	}
+	return fmt.Sprintf("the %v table %q", d.dialect, d.table)
+}
+
 // describe names the Driver's database and table for errors.
 func (d *Driver) describe() string {
 	if d.where != "" {
@@ -175,13 +198,29 @@ func (d *Driver) describe() string {
 // The error that wraps it gives the ALTER TABLE statement that fixes it.
 var ErrCaseInsensitiveTable = errors.New("djcache: db: the cache_key column is not case-sensitive")
 
-// prepareTable runs once before the first operation: it creates the table if
-// it is missing (with CreateTable's statements) and, on MySQL, checks that
-// cache_key compares keys exactly.
-func (d *Driver) prepareTable(ctx context.Context) error {
-	exists, err := d.TableExists(ctx)
+// ErrNoTable reports to a read (Get, GetMany, Has) that the cache table
+// does not exist: reads create nothing, and fail on a missing table as
+// Django's do. The error that wraps it names the table and the database,
+// and says how to create the table.
+var ErrNoTable = errors.New("djcache: db: the cache table does not exist")
+
+// prepareTable runs before the first operation until it succeeds: it finds
+// the table, or creates it if create is set (with CreateTable's
+// statements; writes set it), and, on MySQL, checks that cache_key compares
+// keys exactly. Without create, a missing table is an error wrapping
+// ErrNoTable, and nothing is created.
+func (d *Driver) prepareTable(ctx context.Context, create bool) error {
+	var exists bool
+	err := d.retry(ctx, func() error {
+		var err error
+		exists, err = d.TableExists(ctx)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("djcache: db: cannot use %s: %w", d.describe(), d.redact(err))
+	}
+	if !exists && !create {
+		return fmt.Errorf("%w: no %s; create it with `djcache createcachetable` (or Django's `manage.py createcachetable`, or db.CreateTable), or write first (the first write creates it), or check the URL's table parameter", ErrNoTable, d.tableIn())
 	}
 	if !exists {
 		if _, err := d.CreateTable(ctx); err != nil {

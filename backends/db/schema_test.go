@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -348,4 +350,66 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestReadsCreateNothing: reads of a missing table fail, as Django's do,
+// with an error wrapping ErrNoTable that names the table and the
+// createcachetable command, and create nothing (on SQLite, not even the
+// file); TableExists and CreateTableSQL, a dry run's calls, create nothing
+// either. The first write then creates the table, and reads find it.
+func TestReadsCreateNothing(t *testing.T) {
+	forEngine(t, func(t *testing.T, e engine) {
+		ctx := t.Context()
+		p := newPlace(t, e)
+		d := p.open(t, "")
+		defer d.Close()
+		noFile := func(when string) {
+			t.Helper()
+			if d.file == "" {
+				return
+			}
+			if _, err := os.Stat(d.file); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("after %s, the SQLite file: %v; want it not created", when, err)
+			}
+		}
+		if exists, err := d.TableExists(ctx); err != nil || exists {
+			t.Fatalf("TableExists of a new table = %v, %v", exists, err)
+		}
+		noFile("TableExists")
+		if _, err := d.CreateTableSQL(ctx); err != nil {
+			t.Fatal(err)
+		}
+		noFile("CreateTableSQL")
+		for name, read := range map[string]func() error{
+			"Get":           func() error { _, _, err := d.Get(ctx, ":1:k"); return err },
+			"GetWithExpiry": func() error { _, _, _, err := d.GetWithExpiry(ctx, ":1:k"); return err },
+			"Has":           func() error { _, err := d.Has(ctx, ":1:k"); return err },
+			"GetMany":       func() error { _, err := d.GetMany(ctx, []string{":1:k", ":1:j"}); return err },
+		} {
+			err := read()
+			if !errors.Is(err, ErrNoTable) || !strings.Contains(err.Error(), fmt.Sprintf("%q", p.table)) || !strings.Contains(err.Error(), "djcache createcachetable") {
+				t.Errorf("%s on a missing table: %v; want an error wrapping ErrNoTable that names the table and `djcache createcachetable`", name, err)
+			}
+			noFile(name)
+		}
+		if exists, err := d.TableExists(ctx); err != nil || exists {
+			t.Fatalf("after the reads, TableExists = %v, %v; want no table", exists, err)
+		}
+		// A write creates the table (and the file), and reads find it,
+		// through this Driver and through another (another process) whose
+		// reads met the missing table before.
+		other := p.open(t, "")
+		defer other.Close()
+		if _, err := other.Has(ctx, ":1:k"); !errors.Is(err, ErrNoTable) {
+			t.Fatalf("Has on a missing table: %v", err)
+		}
+		if err := d.Set(ctx, ":1:k", []byte("v"), time.Time{}); err != nil {
+			t.Fatalf("Set on a missing table: %v", err)
+		}
+		for _, r := range []*Driver{d, other} {
+			if v, found, err := r.Get(ctx, ":1:k"); err != nil || !found || string(v) != "v" {
+				t.Errorf("Get after the first Set = %q, %v, %v", v, found, err)
+			}
+		}
+	})
 }

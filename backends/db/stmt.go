@@ -108,22 +108,46 @@ func (d *Driver) queryDyn(ctx context.Context, kind int, args []any) (*sql.Rows,
 	return d.db.QueryContext(ctx, ds.text, args...)
 }
 
-func (d *Driver) execDyn(ctx context.Context, tx *sql.Tx, kind, n int, args []any) (sql.Result, error) {
-	ds := d.dyn(ctx, kind, n)
-	if s := ds.stmt; s != nil {
-		if tx != nil {
-			s = tx.StmtContext(ctx, s)
-		}
-		return s.ExecContext(ctx, args...)
+// exec runs ds, in tx if not nil.
+func (ds *dynStmt) exec(ctx context.Context, d *Driver, tx *sql.Tx, args []any) (sql.Result, error) {
+	if ds.stmt != nil {
+		return on(ctx, tx, ds.stmt).ExecContext(ctx, args...)
 	}
-	if tx != nil {
-		return tx.ExecContext(ctx, ds.text, args...)
-	}
-	return d.db.ExecContext(ctx, ds.text, args...)
+	return d.execer(tx).ExecContext(ctx, ds.text, args...)
 }
 
-// execStmt runs the prepared statement id with retries and returns the
-// number of rows it affected.
+// on returns s for use in tx, or s itself when tx is nil. s must have
+// been prepared before tx began: preparing takes a connection of the
+// pool, which a transaction holding one must not wait for.
+func on(ctx context.Context, tx *sql.Tx, s *sql.Stmt) *sql.Stmt {
+	if tx == nil {
+		return s
+	}
+	return tx.StmtContext(ctx, s)
+}
+
+// execer returns tx, or the database handle when tx is nil.
+func (d *Driver) execer(tx *sql.Tx) interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+} {
+	if tx == nil {
+		return d.db
+	}
+	return tx
+}
+
+// execN runs s and returns the number of rows it affected.
+func execN(ctx context.Context, s *sql.Stmt, args ...any) (int64, error) {
+	res, err := s.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// execStmt runs the prepared statement id on its own, with retries, and
+// returns the number of rows it affected. It serves housekeeping (and
+// tests): the writes of calls go through write.
 func (d *Driver) execStmt(ctx context.Context, id int, args ...any) (int64, error) {
 	s, err := d.stmt(ctx, id)
 	if err != nil {
@@ -131,39 +155,116 @@ func (d *Driver) execStmt(ctx context.Context, id int, args ...any) (int64, erro
 	}
 	var n int64
 	err = d.retry(ctx, func() error {
-		res, err := s.ExecContext(ctx, args...)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
+		var err error
+		n, err = execN(ctx, s, args...)
 		return err
 	})
 	return n, d.redact(err)
 }
 
-// queryFlag runs the prepared statement id, which returns at most one row
-// of one boolean, and reports (found, flag).
+// queryFlag runs the prepared statement id, a read that returns at most
+// one row of one boolean, with retries, and reports (found, flag).
 func (d *Driver) queryFlag(ctx context.Context, id int, args ...any) (found, flag bool, err error) {
 	s, err := d.stmt(ctx, id)
 	if err != nil {
 		return false, false, err
 	}
 	err = d.retry(ctx, func() error {
-		found, flag = false, false
-		rows, err := s.QueryContext(ctx, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		if rows.Next() {
-			found = true
-			if err := rows.Scan(&flag); err != nil {
-				return err
-			}
-		}
-		return rows.Close()
+		found, flag, err = queryFlagOn(ctx, s, args...)
+		return err
 	})
 	return found, flag, d.redact(err)
+}
+
+// queryFlagOn runs s, which returns at most one row of one boolean, and
+// reports (found, flag).
+func queryFlagOn(ctx context.Context, s *sql.Stmt, args ...any) (found, flag bool, err error) {
+	rows, err := s.QueryContext(ctx, args...)
+	if err != nil {
+		return false, false, err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		found = true
+		if err := rows.Scan(&flag); err != nil {
+			return false, false, err
+		}
+	}
+	return found, flag, rows.Close()
+}
+
+// ------------------------------------------------------------------ writes
+
+// write runs f, the statements of one write, so that a call that fails
+// with its context's error never takes effect later (see "Deadlines and
+// cancellation" in the package documentation).
+//
+// On PostgreSQL and MySQL, under a context that can end, f runs in a
+// transaction that inTx commits only while the context is live. Under one
+// that cannot (ctx.Done() is nil), the database's Go driver never abandons
+// a statement on its own (unless ownTimeouts), so f runs without a
+// transaction, in one round trip. SQLite runs in this process: when a
+// statement returns, it has committed or rolled back, and nothing of it
+// runs later, so f runs without a transaction there too (a transaction
+// would double the time of a write). With several set, f's statements run
+// in a transaction anyway, to be atomic. f gets a nil tx outside a
+// transaction. Deadlocks, serialization failures and SQLite's "database is
+// locked" run f again (in a new transaction).
+func (d *Driver) write(ctx context.Context, several bool, f func(tx *sql.Tx) error) error {
+	if several || d.ownTimeouts || ctx.Done() != nil && d.dialect != SQLite {
+		return d.retry(ctx, func() error { return d.inTx(ctx, f) })
+	}
+	return d.retry(ctx, func() error { return f(nil) })
+}
+
+// inTx runs f in a transaction and commits it only if ctx has not ended.
+//
+// When ctx ends, the database's Go driver abandons the statement under way
+// (it closes the connection, or interrupts SQLite), but a server goes on
+// with it: a statement waiting for a row lock runs once the lock is free
+// and, on its own, commits. Inside a transaction it cannot: nothing commits
+// before the COMMIT that only a live ctx sends, and the server rolls back
+// the transaction of a closed connection.
+//
+// The transaction's own context, txCtx, ends with ctx (context.AfterFunc)
+// until the decision to commit, so that BEGIN waits no longer than ctx and
+// database/sql rolls the transaction back when ctx ends. Stopping the
+// AfterFunc is the decision. If it stops, ctx was live: txCtx can no longer
+// end, and the COMMIT (which pgx runs under txCtx) goes to its outcome,
+// which is returned even if ctx ends meanwhile: it takes no locks and
+// only waits for the log to be written. If it does not stop, ctx has ended:
+// the transaction is rolled back and the call fails with ctx's error.
+func (d *Driver) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	conn, err := d.db.Conn(ctx) // connecting waits no longer than ctx
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	txCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	tx, err := conn.BeginTx(txCtx, nil)
+	if err == nil {
+		err = f(tx)
+	}
+	if !stop() {
+		// ctx has ended and txCtx with it: database/sql rolls tx back (and
+		// so does this call, whichever comes first).
+		if tx != nil {
+			tx.Rollback()
+		}
+		if err == nil || errors.Is(err, context.Canceled) {
+			err = ctx.Err() // rather than txCtx's context.Canceled
+		}
+		return err
+	}
+	if err != nil {
+		if tx != nil {
+			tx.Rollback()
+		}
+		return err
+	}
+	return tx.Commit()
 }
 
 // retry runs f again, after a short random pause, while it fails with a

@@ -5,11 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,7 +45,7 @@ func init() {
 
 // URLOpener opens URLs of three forms:
 //
-//	sqlite:///ABS/PATH/FILE.db?table=NAME
+//	sqlite:///ABS/PATH/FILE.db?table=NAME   (or sqlite:////ABS/PATH/FILE.db)
 //	postgres://USER:PASSWORD@HOST:PORT/DATABASE?table=NAME   (or postgresql://)
 //	mysql://USER:PASSWORD@HOST:PORT/DATABASE?table=NAME      (MySQL and MariaDB)
 //
@@ -73,18 +76,23 @@ func init() {
 // it (the four above are djcache's own and are not); any other parameter
 // is an error, so that a misspelling fails at Open.
 //
-// SQLite (modernc.org/sqlite): the path must be absolute (three slashes;
-// on Windows sqlite:///C:/dir/file.db); the file is created if missing, but
-// not its directory. Accepted: _pragma (repeatable, one pragma each, such
-// as _pragma=cache_size(-20000); the driver runs it as SQL, so anything
-// more is refused), _busy_timeout (or _timeout), _journal_mode
-// (_journal), _synchronous (_sync), _auto_vacuum (_vacuum), _foreign_keys
-// (_fk), _query_only, _txlock, _time_format, _time_integer_format,
-// _inttotime, _texttotime, _timezone, _dqs, _defensive, _error_rc, vfs and
-// SQLite's URI parameters mode, cache, immutable, nolock, psow, modeof. By
-// default each connection runs busy_timeout 5000, journal_mode WAL and
-// synchronous NORMAL (see the package documentation); the URL's own
-// settings of the same pragmas replace them.
+// SQLite (modernc.org/sqlite): the path must be absolute, after three
+// slashes (sqlite:///srv/cache.db; on Windows sqlite:///C:/dir/file.db) or
+// four, the form of dj-database-url and SQLAlchemy (sqlite:////srv/cache.db
+// is the same file). A URL with a host, user information, a fragment, more
+// slashes, or a path that is relative or ends with a slash is an error at
+// Open, which says what is wrong. The file is created by the first write if
+// missing (reads do not create it), but not its directory. Accepted: _pragma
+// (repeatable, one pragma each, such as _pragma=cache_size(-20000); the
+// driver runs it as SQL, so anything more is refused), _busy_timeout (or
+// _timeout), _journal_mode (_journal), _synchronous (_sync), _auto_vacuum
+// (_vacuum), _foreign_keys (_fk), _query_only, _txlock, _time_format,
+// _time_integer_format, _inttotime, _texttotime, _timezone, _dqs,
+// _defensive, _error_rc, vfs and SQLite's URI parameters mode, cache,
+// immutable, nolock, psow, modeof. By default each connection runs
+// busy_timeout 5000, journal_mode WAL and synchronous NORMAL (see the
+// package documentation); the URL's own settings of the same pragmas replace
+// them.
 //
 // PostgreSQL (pgx): the URL is pgx's (libpq's), with the host, port (5432),
 // user, password and database in their places. Accepted: libpq's keywords
@@ -156,6 +164,7 @@ func (*URLOpener) OpenDriverURL(_ context.Context, u *url.URL) (driver.Driver, e
 		sqlDB   *sql.DB
 		dialect Dialect
 		secret  string
+		file    string
 	)
 	if pw, ok := u.User.Password(); ok {
 		secret = pw
@@ -164,7 +173,7 @@ func (*URLOpener) OpenDriverURL(_ context.Context, u *url.URL) (driver.Driver, e
 	case SchemeSQLite:
 		dialect = SQLite
 		o.Location = zone
-		sqlDB, err = openSQLite(u, q)
+		sqlDB, file, err = openSQLite(u, q)
 	case SchemePostgres, SchemePostgreSQL:
 		dialect = PostgreSQL
 		o.Location = zone // only Django's "never" depends on it
@@ -194,11 +203,15 @@ func (*URLOpener) OpenDriverURL(_ context.Context, u *url.URL) (driver.Driver, e
 	d.ownDB, d.secret = true, secret
 	switch dialect {
 	case SQLite:
-		d.where = "the SQLite file " + u.Path
+		d.where = "the SQLite file " + file
+		if !strings.EqualFold(q.Get("mode"), "memory") && !q.Has("vfs") {
+			d.file = file
+		}
 	case PostgreSQL:
 		d.where = "PostgreSQL at " + u.Host + u.Path
 	case MySQL:
 		d.where = "MySQL at " + u.Host + u.Path
+		d.ownTimeouts = q.Has("readTimeout") || q.Has("writeTimeout")
 	}
 	return d, nil
 }
@@ -253,24 +266,61 @@ var sqliteParams = setOf("_pragma", "_busy_timeout", "_timeout", "_journal_mode"
 // driver runs _pragma values as SQL, so a URL must not smuggle more.
 var pragmaRE = regexp.MustCompile(`^\s*[A-Za-z_]+\s*(\(\s*-?[A-Za-z0-9_.]*\s*\)|=\s*-?[A-Za-z0-9_.]+)?\s*$`)
 
-// sqliteDSN returns the modernc.org/sqlite DSN of a sqlite:// URL.
-func sqliteDSN(u *url.URL, q url.Values) (string, error) {
-	if u.Host != "" || u.Opaque != "" {
-		return "", fmt.Errorf("djcache: db: SQLite URL must be sqlite:///ABSOLUTE/PATH (three slashes), not %q", u.Redacted())
+// sqliteForms is the remedy of the errors about a SQLite URL's form.
+const sqliteForms = "want sqlite:///ABSOLUTE/PATH/FILE.db, three slashes, or the four of dj-database-url and SQLAlchemy, sqlite:////ABSOLUTE/PATH/FILE.db"
+
+// sqlitePath returns the file path of a sqlite:// URL, or an error that
+// names what is wrong with the URL. Three slashes and four give the same
+// absolute path: sqlite:////tmp/c.db, the form of dj-database-url and
+// SQLAlchemy, parses as an empty host and the path //tmp/c.db, which SQLite
+// would read as a URI with the authority "tmp".
+func sqlitePath(u *url.URL) (string, error) {
+	bad := func(what string) error {
+		return fmt.Errorf("djcache: db: SQLite URL %q %s (%s)", u.Redacted(), what, sqliteForms)
+	}
+	switch {
+	case u.Opaque != "":
+		return "", bad("has a relative path, " + strconv.Quote(u.Opaque) + ", after the colon: the path must be absolute")
+	case u.Host != "":
+		return "", bad("has a host, " + strconv.Quote(u.Host) + ": a relative path, or only two slashes, after the scheme? The path must be absolute")
+	case u.User != nil:
+		return "", bad("has user information, which a file has no use for")
+	case u.Fragment != "":
+		return "", bad("has a fragment, #" + u.Fragment + " (write # in a file name as %23)")
 	}
 	path := u.Path
+	if strings.HasPrefix(path, "//") {
+		path = path[1:] // sqlite:////ABSOLUTE/PATH
+		if strings.HasPrefix(path, "//") {
+			return "", bad("has more than four slashes before the path")
+		}
+	}
 	if len(path) >= 3 && path[0] == '/' && path[2] == ':' && runtime.GOOS == "windows" {
 		path = path[1:] // sqlite:///C:/dir/file.db
 	}
-	if path == "" || path == "/" || (path[0] != '/' && runtime.GOOS != "windows") {
-		return "", fmt.Errorf("djcache: db: SQLite URL %q has no absolute file path (want sqlite:///ABSOLUTE/PATH/FILE.db)", u.Redacted())
+	switch {
+	case path == "" || path == "/" || path[0] != '/' && runtime.GOOS != "windows":
+		return "", bad("has no absolute file path")
+	case strings.HasSuffix(path, "/"):
+		return "", bad("ends with a slash, so it names a directory, not a file")
+	case strings.IndexByte(path, 0) >= 0:
+		return "", bad("holds a NUL byte in its path")
+	}
+	return path, nil
+}
+
+// sqliteDSN returns the modernc.org/sqlite DSN of a sqlite:// URL, its file
+// path, and the connections' busy timeout.
+func sqliteDSN(u *url.URL, q url.Values) (dsn, path string, busy time.Duration, err error) {
+	if path, err = sqlitePath(u); err != nil {
+		return "", "", 0, err
 	}
 	if err := unknownParams("sqlite", q, sqliteParams); err != nil {
-		return "", err
+		return "", "", 0, err
 	}
 	for _, p := range q["_pragma"] {
 		if !pragmaRE.MatchString(p) {
-			return "", fmt.Errorf("djcache: db: URL parameter _pragma=%q: want one pragma such as cache_size(-20000)", p)
+			return "", "", 0, fmt.Errorf("djcache: db: URL parameter _pragma=%q: want one pragma such as cache_size(-20000)", p)
 		}
 	}
 	q = cloneValues(q)
@@ -288,8 +338,11 @@ func sqliteDSN(u *url.URL, q url.Values) (string, error) {
 		return false
 	}
 	var defaults []string
+	busy = defaultBusyTimeout
 	if !has("busy_timeout", "_busy_timeout", "_timeout") {
 		defaults = append(defaults, "busy_timeout(5000)")
+	} else {
+		busy = urlBusyTimeout(q)
 	}
 	if !has("journal_mode", "_journal_mode", "_journal") {
 		defaults = append(defaults, "journal_mode(WAL)")
@@ -300,31 +353,89 @@ func sqliteDSN(u *url.URL, q url.Values) (string, error) {
 	q["_pragma"] = append(defaults, q["_pragma"]...)
 	// A file: URI, so that SQLite's own parameters (mode, cache, ...)
 	// apply and any character of the path is escaped.
-	return (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode(), OmitHost: true}).String(), nil
+	dsn = (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode(), OmitHost: true}).String()
+	return dsn, path, busy, nil
 }
 
-func openSQLite(u *url.URL, q url.Values) (*sql.DB, error) {
-	dsn, err := sqliteDSN(u, q)
-	if err != nil {
-		return nil, err
+// defaultBusyTimeout is the busy timeout of the connections of a sqlite://
+// URL that sets none.
+const defaultBusyTimeout = 5 * time.Second
+
+var busyPragmaRE = regexp.MustCompile(`(?i)^\s*busy_timeout\s*(?:\(\s*|=\s*)(\d+)`)
+
+// urlBusyTimeout reads the busy timeout a URL sets, in milliseconds, as
+// the driver applies it: _busy_timeout, or its alias _timeout, which wins,
+// and then the _pragma list, whose last busy_timeout wins. Zero if
+// unreadable: the driver refuses the URL anyway.
+func urlBusyTimeout(q url.Values) time.Duration {
+	ms := q.Get("_busy_timeout")
+	if q.Has("_timeout") {
+		ms = q.Get("_timeout")
 	}
-	db := sql.OpenDB(sqliteConnector{dsn})
+	for _, p := range q["_pragma"] {
+		if m := busyPragmaRE.FindStringSubmatch(p); m != nil {
+			ms = m[1]
+		}
+	}
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return time.Duration(min(n, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond
+}
+
+func openSQLite(u *url.URL, q url.Values) (*sql.DB, string, error) {
+	dsn, path, busy, err := sqliteDSN(u, q)
+	if err != nil {
+		return nil, "", err
+	}
+	db := sql.OpenDB(sqliteConnector{dsn: dsn, busy: busy})
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	return db, nil
+	return db, path, nil
 }
 
 // sqliteConnector opens modernc.org/sqlite connections without the
 // package-level name registry.
-type sqliteConnector struct{ dsn string }
+//
+// Opening a connection runs the URL's pragmas, busy_timeout first. On a
+// new file, journal_mode = WAL then writes the file's header, and SQLite
+// asks for that write lock from within the read transaction that found
+// the file in rollback mode; such an upgrade never waits under the busy
+// timeout, so while another connection (of this process or another) opens
+// the file at the same moment, it fails at once with "database is locked".
+// Connect retries the opening then, with a short random backoff, for up to
+// busy (the connections' busy timeout) and no longer than ctx.
+type sqliteConnector struct {
+	dsn  string
+	busy time.Duration
+}
 
 var sqliteDriver = &sqlite.Driver{}
 
-func (c sqliteConnector) Connect(context.Context) (sqldriver.Conn, error) {
-	return sqliteDriver.Open(c.dsn)
+// Connect implements driver.Connector.
+func (c sqliteConnector) Connect(ctx context.Context) (sqldriver.Conn, error) {
+	end := time.Now().Add(c.busy)
+	pause := time.Millisecond
+	for {
+		conn, err := sqliteDriver.Open(c.dsn)
+		if err == nil || !SQLite.transient(err) || time.Now().After(end) {
+			return conn, err
+		}
+		t := time.NewTimer(pause + rand.N(pause))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err // Driver.fail adds ctx's error
+		case <-t.C:
+		}
+		pause = min(2*pause, 50*time.Millisecond)
+	}
 }
+
+// Driver implements driver.Connector.
 func (c sqliteConnector) Driver() sqldriver.Driver { return sqliteDriver }
 
 // -------------------------------------------------------------- PostgreSQL

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -97,18 +98,23 @@ func TestURLSettings(t *testing.T) {
 	}
 
 	u, _ := url.Parse("sqlite:///tmp/x%20y/c.db")
-	dsn, err := sqliteDSN(u, url.Values{})
-	if err != nil {
-		t.Fatal(err)
+	dsn, _, busy, err := sqliteDSN(u, url.Values{})
+	if err != nil || busy != 5*time.Second {
+		t.Fatalf("sqliteDSN: %v, busy timeout %v; want 5s", err, busy)
 	}
 	for _, want := range []string{"file:/tmp/x%20y/c.db?", "busy_timeout%285000%29", "journal_mode%28WAL%29", "synchronous%28NORMAL%29"} {
 		if !strings.Contains(dsn, want) {
 			t.Errorf("SQLite DSN %q lacks %q", dsn, want)
 		}
 	}
-	dsn, _ = sqliteDSN(u, url.Values{"_pragma": {"busy_timeout(100)"}, "_journal_mode": {"DELETE"}})
-	if strings.Contains(dsn, "5000") || strings.Contains(dsn, "WAL") || !strings.Contains(dsn, "busy_timeout%28100%29") {
-		t.Errorf("SQLite DSN %q: the URL's own settings must replace the defaults", dsn)
+	dsn, _, busy, _ = sqliteDSN(u, url.Values{"_pragma": {"busy_timeout(100)"}, "_journal_mode": {"DELETE"}})
+	if strings.Contains(dsn, "5000") || strings.Contains(dsn, "WAL") || !strings.Contains(dsn, "busy_timeout%28100%29") || busy != 100*time.Millisecond {
+		t.Errorf("SQLite DSN %q, busy timeout %v: the URL's own settings must replace the defaults", dsn, busy)
+	}
+	for _, q := range []url.Values{{"_busy_timeout": {"250"}}, {"_timeout": {"250"}}, {"_pragma": {"busy_timeout = 250"}}} {
+		if _, _, busy, _ := sqliteDSN(u, q); busy != 250*time.Millisecond {
+			t.Errorf("SQLite URL parameters %v: busy timeout %v, want 250ms", q, busy)
+		}
 	}
 
 	u, _ = url.Parse("mysql://app:s3cret@db.example:3307/shop")
@@ -379,5 +385,73 @@ func TestFirstCallErrors(t *testing.T) {
 	_, err = d.Add(t.Context(), ":1:k", []byte("v"), time.Time{})
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent-djcache-dir/sub/c.db") || !strings.Contains(err.Error(), `"t1"`) {
 		t.Errorf("Add on an unopenable SQLite file: %v, want an error naming the file and table", err)
+	}
+}
+
+// TestSQLiteURLForms: three slashes and four (dj-database-url's and
+// SQLAlchemy's form) name the same absolute file; every other malformed
+// SQLite URL fails at Open with an error that says what is wrong, in
+// djcache's words (before, sqlite:////tmp/c.db failed at the first call
+// with SQLite's "invalid uri authority: tmp").
+func TestSQLiteURLForms(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		path string // the file, if the URL is good
+		err  string // a substring of the error, if not
+	}{
+		{url: "sqlite:///tmp/c.db", path: "/tmp/c.db"},
+		{url: "sqlite:////tmp/c.db", path: "/tmp/c.db"},
+		{url: "sqlite:////tmp/x%20y/c.db?table=t", path: "/tmp/x y/c.db"},
+		{url: "sqlite:////c.db", path: "/c.db"},
+		{url: "sqlite://///tmp/c.db", err: "more than four slashes"},
+		{url: "sqlite://tmp/c.db", err: `has a host, "tmp"`},
+		{url: "sqlite://:5/tmp/c.db", err: "has a host"},
+		{url: "sqlite:c.db", err: `relative path, "c.db"`},
+		{url: "sqlite:///", err: "no absolute file path"},
+		{url: "sqlite:////", err: "no absolute file path"},
+		{url: "sqlite://", err: "no absolute file path"},
+		{url: "sqlite://user@/tmp/c.db", err: "user information"},
+		{url: "sqlite://user:pw@/tmp/c.db", err: "user information"},
+		{url: "sqlite:///tmp/c.db#frag", err: "fragment"},
+		{url: "sqlite:///tmp/dir/", err: "names a directory"},
+		{url: "sqlite:////tmp/dir/", err: "names a directory"},
+		{url: "sqlite:///tmp/a%00b.db", err: "NUL"},
+	} {
+		d, err := openURL(tc.url)
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%s: %v", tc.url, err)
+		case tc.err != "" && err == nil:
+			t.Errorf("%s: no error, want one about %q", tc.url, tc.err)
+		case tc.err != "" && (!strings.Contains(err.Error(), tc.err) || !strings.HasPrefix(err.Error(), "djcache: db: SQLite URL ")):
+			t.Errorf("%s: %v, want djcache's error about %q", tc.url, err, tc.err)
+		}
+		if d == nil {
+			continue
+		}
+		d.Close()
+		if d.file != tc.path {
+			t.Errorf("%s: file %q, want %q", tc.url, d.file, tc.path)
+		}
+		u, _ := url.Parse(tc.url)
+		q := u.Query()
+		q.Del("table")
+		if dsn, _, _, err := sqliteDSN(u, q); err != nil || !strings.HasPrefix(dsn, "file:"+(&url.URL{Path: tc.path}).EscapedPath()+"?") {
+			t.Errorf("%s: DSN %q, %v; want the file %s", tc.url, dsn, err, tc.path)
+		}
+	}
+
+	// Four slashes, end to end.
+	dir := t.TempDir()
+	c, err := djcache.Open("sqlite:///" + dir + "/four.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Set(t.Context(), "k", "v"); err != nil {
+		t.Fatalf("Set through sqlite:////ABSOLUTE/PATH: %v", err)
+	}
+	if _, err := os.Stat(dir + "/four.db"); err != nil {
+		t.Errorf("sqlite:///%s/four.db: %v", dir, err)
 	}
 }

@@ -7,8 +7,9 @@
 //	c, err := djcache.Open("dummy://")
 //
 // Every Get misses; Set and SetMany store nothing; Add reports true; Has,
-// Touch and Delete report false; Incr, Decr, IncrVersion and DecrVersion give
-// ErrNotFound; GetOrSet returns fill's value each time. Keys are still made
+// Touch and Delete report false; Incr, Decr, IncrVersion, DecrVersion and TTL
+// give ErrNotFound; GetOrSet returns fill's value each time; Ping reports
+// nil. Keys are still made
 // and validated, so Django's key warnings still show.
 package dummy
 
@@ -30,13 +31,23 @@ func init() { djcache.Register(Scheme, &URLOpener{}) }
 // Driver stores nothing. It is safe for concurrent use.
 type Driver struct{}
 
-var _ driver.Driver = (*Driver)(nil)
+var (
+	_ driver.Driver       = (*Driver)(nil)
+	_ driver.ExpiryReader = (*Driver)(nil)
+)
 
 // New returns a Driver.
 func New() *Driver { return &Driver{} }
 
 // Get implements driver.Driver: always a miss.
 func (*Driver) Get(context.Context, string) ([]byte, bool, error) { return nil, false, nil }
+
+// GetWithExpiry implements driver.ExpiryReader: always a miss, so that
+// djcache's TTL reports ErrNotFound, as for any missing key, rather than
+// ErrNotSupported.
+func (*Driver) GetWithExpiry(context.Context, string) ([]byte, time.Time, bool, error) {
+	return nil, time.Time{}, false, nil
+}
 
 // Set implements driver.Driver: stores nothing.
 func (*Driver) Set(context.Context, string, []byte, time.Time) error { return nil }

@@ -12,8 +12,28 @@
 //	c, err := djcache.New(d, &djcache.Options{KeyPrefix: "shop"})
 //
 // The URL's path is the directory, and must be absolute; its parameters
-// (max_entries, cull_frequency, fsync, compress_level) are documented on
-// [URLOpener], and the same settings in Go on [Options].
+// (max_entries, cull_frequency, fsync, compress_level,
+// allow_foreign_files) are documented on [URLOpener], and the same
+// settings in Go on [Options].
+//
+// # The directory is the cache's
+//
+// The directory should hold the cache's files and nothing else. So that a
+// mistyped URL ("file:///", or a project or home directory) does not scatter
+// cache files among others, Open and New refuse the root directory and the
+// user's home directory (os.UserHomeDir, compared after cleaning the path,
+// with no I/O), and the first call that touches the directory lists it once:
+// if it holds any name other than a cache entry (32 lower-case hex digits
+// and ".djcache"), a temporary file of djcache ("tmp-djcache-*") or of
+// Django ("tmp" and 8 characters of [a-z0-9_], Python's tempfile.mkstemp) or
+// lost+found, that call and every later call of the Driver fail with a
+// [*ForeignFilesError] naming the directory, the first such file (in sorted
+// order) and the parameter to set. allow_foreign_files=true
+// ([Options].AllowForeignFiles; OPTIONS {"ALLOW_FOREIGN_FILES": True} in a
+// pasted Django CACHES) accepts such a directory, home included; the root is
+// always refused. A directory shared with Django passes: Django's
+// FileBasedCache writes nothing else. A directory that does not exist yet
+// passes too, and files that appear after the first call are not looked for.
 //
 // # Files
 //
@@ -35,7 +55,8 @@
 // 0700 by the first write (New does no I/O), and again by any write after
 // someone deletes it; files are created with mode 0600. Clear removes the
 // files whose names end with ".djcache" (not hidden ones, as Django's glob)
-// and keeps the directory and every other file.
+// and keeps the directory and every other file (which the directory holds
+// only with allow_foreign_files=true).
 //
 // # Reads and writes
 //

@@ -48,6 +48,18 @@ type Options struct {
 	// to 9 (smallest), or NoCompression. Zero means DefaultCompressionLevel.
 	// Django reads every level; djcache reads what Django writes (level 6).
 	CompressionLevel int
+
+	// AllowForeignFiles lets the directory hold files other than the
+	// cache's, and be the user's home directory. By default, New refuses
+	// the home directory, and the first call that touches the directory
+	// lists it once: if it holds a name other than a cache entry
+	// (md5hex(key) + ".djcache"), a temporary file of djcache or Django
+	// ("tmp-djcache-*", or "tmp" and 8 characters) or lost+found, that call
+	// and every later one fail with a *ForeignFilesError, so that a
+	// mistyped directory is not filled with cache files. A directory shared
+	// with Django passes: Django's FileBasedCache writes nothing else. The
+	// root directory is refused whatever this option says.
+	AllowForeignFiles bool
 }
 
 // Defaults of Options.
@@ -102,6 +114,10 @@ type Driver struct {
 	scans   atomic.Int64 // directory scans so far, for tests
 
 	getManySlow time.Duration // getManySlow; tests set it to 0
+
+	// The check of the directory's files (see checkDir).
+	dirMu  sync.Mutex            // held while the directory is checked
+	dirErr atomic.Pointer[error] // nil before the check, then its outcome
 }
 
 var (
@@ -110,10 +126,13 @@ var (
 	_ driver.GetManyDriver = (*Driver)(nil)
 )
 
-// New returns a Driver on dir, which must be an absolute path; o (nil means
-// the defaults) sets the culling and writing options. New does no I/O: the
-// directory, and any missing parent, is created (mode 0700) by the first
-// write, and again by any write after someone deletes it.
+// New returns a Driver on dir, which must be an absolute path other than
+// the root directory and (unless o.AllowForeignFiles) the user's home
+// directory; o (nil means the defaults) sets the culling and writing
+// options. New does no I/O: the directory, and any missing parent, is
+// created (mode 0700) by the first write, and again by any write after
+// someone deletes it. The first call that touches the directory checks
+// that it holds no foreign files (see Options.AllowForeignFiles).
 func New(dir string, o *Options) (*Driver, error) {
 	var opt Options
 	if o != nil {
@@ -124,6 +143,10 @@ func New(dir string, o *Options) (*Driver, error) {
 	}
 	if !filepath.IsAbs(dir) {
 		return nil, fmt.Errorf("djcache: filebased: directory %q is a relative path; use an absolute one", dir)
+	}
+	dir = filepath.Clean(dir)
+	if err := checkRoots(dir, opt.AllowForeignFiles); err != nil {
+		return nil, err
 	}
 	switch {
 	case opt.MaxEntries < 0:
@@ -147,7 +170,7 @@ func New(dir string, o *Options) (*Driver, error) {
 		return nil, fmt.Errorf("djcache: filebased: CompressionLevel %d: want 1 to 9, or NoCompression", level)
 	}
 	d := &Driver{
-		dir:           filepath.Clean(dir),
+		dir:           dir,
 		maxEntries:    int64(opt.MaxEntries),
 		cullFrequency: opt.CullFrequency,
 		rescanEvery:   max(int64(opt.MaxEntries)/8, 1),
@@ -165,6 +188,10 @@ func New(dir string, o *Options) (*Driver, error) {
 		return &deflater{zw: zw}
 	}
 	d.known.Store(-1)
+	if opt.AllowForeignFiles {
+		var none error
+		d.dirErr.Store(&none)
+	}
 	return d, nil
 }
 
@@ -302,6 +329,9 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, bool, error) {
 // GetWithExpiry implements driver.ExpiryReader: the expiry is the file's
 // header, so IncrVersion keeps an entry's remaining lifetime.
 func (d *Driver) GetWithExpiry(ctx context.Context, key string) ([]byte, time.Time, bool, error) {
+	if err := d.checkDir(); err != nil {
+		return nil, time.Time{}, false, err
+	}
 	r := getReader()
 	defer putReader(r)
 	return d.get(ctx, r, key)
@@ -352,6 +382,9 @@ const (
 // GetMany of 100 keys takes about half the time of 100 Gets, and a warm one
 // as long. The first error ends the call.
 func (d *Driver) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
+	if err := d.checkDir(); err != nil {
+		return nil, err
+	}
 	m := make(map[string][]byte, len(keys))
 	r := getReader()
 	defer putReader(r)
@@ -414,6 +447,9 @@ func (d *Driver) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 
 // Set implements driver.Driver.
 func (d *Driver) Set(ctx context.Context, key string, value []byte, exp time.Time) error {
+	if err := d.checkDir(); err != nil {
+		return err
+	}
 	path, stripe := d.keyPath(key)
 	if driver.Expired(exp, time.Now()) {
 		l, err := d.lock(ctx, path, stripe)
@@ -446,6 +482,9 @@ func (d *Driver) Set(ctx context.Context, key string, value []byte, exp time.Tim
 
 // Add implements driver.Driver.
 func (d *Driver) Add(ctx context.Context, key string, value []byte, exp time.Time) (bool, error) {
+	if err := d.checkDir(); err != nil {
+		return false, err
+	}
 	path, stripe := d.keyPath(key)
 	r := getReader()
 	defer putReader(r)
@@ -495,6 +534,9 @@ func (d *Driver) Add(ctx context.Context, key string, value []byte, exp time.Tim
 // file with the new expiry and the old zlib stream (without the stale
 // tail a Django touch may have left) and renames it into place.
 func (d *Driver) Touch(ctx context.Context, key string, exp time.Time) (bool, error) {
+	if err := d.checkDir(); err != nil {
+		return false, err
+	}
 	path, stripe := d.keyPath(key)
 	l, err := d.lock(ctx, path, stripe)
 	if err != nil {
@@ -529,6 +571,9 @@ func (d *Driver) Touch(ctx context.Context, key string, exp time.Time) (bool, er
 // Incr implements driver.Driver: under the key's lock, it reads the value,
 // adds delta, and renames a new file with the same expiry bytes into place.
 func (d *Driver) Incr(ctx context.Context, key string, delta int64) (int64, error) {
+	if err := d.checkDir(); err != nil {
+		return 0, err
+	}
 	path, stripe := d.keyPath(key)
 	l, err := d.lock(ctx, path, stripe)
 	if err != nil {
@@ -567,6 +612,9 @@ func (d *Driver) Incr(ctx context.Context, key string, delta int64) (int64, erro
 
 // Delete implements driver.Driver.
 func (d *Driver) Delete(ctx context.Context, key string) (bool, error) {
+	if err := d.checkDir(); err != nil {
+		return false, err
+	}
 	path, stripe := d.keyPath(key)
 	l, err := d.lock(ctx, path, stripe)
 	if err != nil {
@@ -589,6 +637,9 @@ func (d *Driver) Delete(ctx context.Context, key string) (bool, error) {
 // keeps the directory and any other file. scope is not needed: the
 // directory belongs to the cache.
 func (d *Driver) Clear(ctx context.Context, _ driver.Scope) error {
+	if err := d.checkDir(); err != nil {
+		return err
+	}
 	names, _, err := d.list()
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

@@ -501,7 +501,8 @@ func TestCull(t *testing.T) {
 	} {
 		t.Run(tc.url, func(t *testing.T) {
 			dir := t.TempDir()
-			c, err := djcache.Open("file://" + dir + tc.url)
+			// A file that is not the cache's, which the cull must keep.
+			c, err := djcache.Open("file://" + dir + tc.url + "&allow_foreign_files=true")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -34,8 +34,12 @@ func init() { djcache.Register(Scheme, &URLOpener{}) }
 //   - compress_level: the zlib level of the values written, from 1
 //     (fastest) to 9 (smallest), default 6 (Django's), or 0 for no
 //     compression. Django reads them all.
+//   - allow_foreign_files: true lets the directory hold files other than
+//     Django's and djcache's, or be the home directory
+//     ([Options].AllowForeignFiles); default false. In Django's CACHES,
+//     OPTIONS {"ALLOW_FOREIGN_FILES": True} sets it.
 //
-// Any other parameter is an error.
+// The root directory is refused. Any other parameter is an error.
 type URLOpener struct{}
 
 // OpenDriverURL implements djcache.DriverURLOpener.
@@ -46,10 +50,11 @@ func (*URLOpener) OpenDriverURL(_ context.Context, u *url.URL) (driver.Driver, e
 	}
 	r := urlparam.New("filebased", u)
 	o := &Options{
-		MaxEntries:       r.Int("max_entries", DefaultMaxEntries, 1, 1<<40),
-		CullFrequency:    r.Int("cull_frequency", DefaultCullFrequency, 0, 1<<30),
-		Sync:             r.Bool("fsync", false),
-		CompressionLevel: r.Int("compress_level", DefaultCompressionLevel, 0, 9),
+		MaxEntries:        r.Int("max_entries", DefaultMaxEntries, 1, 1<<40),
+		CullFrequency:     r.Int("cull_frequency", DefaultCullFrequency, 0, 1<<30),
+		Sync:              r.Bool("fsync", false),
+		CompressionLevel:  r.Int("compress_level", DefaultCompressionLevel, 0, 9),
+		AllowForeignFiles: r.Bool("allow_foreign_files", false),
 	}
 	if err := r.Done(); err != nil {
 		return nil, err

@@ -44,9 +44,55 @@
 //
 // djcache turns on go-redis's ContextTimeoutEnabled for URL-opened clients
 // (context_timeout_enabled=false turns it off), so a context deadline bounds
-// a call's network I/O; a context cancelled without a deadline is seen
-// before the call and while it waits for a pooled connection. Errors never
-// show the URL, and so no password.
+// a call's network I/O (the earlier of the deadline and read_timeout
+// wins); a context cancelled without a deadline is seen before the call
+// and while it waits for a pooled connection. Errors never show the URL,
+// and so no password.
+//
+// # Timeouts and outages
+//
+// A cache call should fail fast: an application waiting seconds for its
+// cache is worse off than one that sees an error and computes the value.
+// So the clients that URLs open do not take go-redis's defaults, made for
+// a database (a 5s dial and read timeout, 3 retries, 3 redirects on a
+// Cluster, 5 dial attempts 100ms apart per connection), but these, in every
+// form, each overridden by the URL parameter of the same name (see
+// [URLOpener]):
+//
+//	dial_timeout       250ms  (DefaultDialTimeout)
+//	read_timeout       500ms  (DefaultReadTimeout; write_timeout follows it)
+//	pool_timeout       1s     (DefaultPoolTimeout)
+//	max_retries        1      (DefaultMaxRetries; one server and Sentinel)
+//	max_redirects      1      (DefaultMaxRedirects; Cluster)
+//	min_retry_backoff  10ms   (DefaultMinRetryBackoff)
+//	max_retry_backoff  100ms  (DefaultMaxRetryBackoff)
+//	dialer_retries     1      (DefaultDialerRetries: one dial attempt)
+//
+// How long a Get without a deadline takes to fail, measured with
+// "go run ./backends/redis/internal/outage" (add -cluster for a one-node
+// Cluster): 200 calls one after another, Redis 7.0 on the loopback of a
+// shared 2-core Linux machine.
+//
+//	                                     p50     p99     max
+//	one server stopped (SIGSTOP)         522ms   541ms   1.04s (the first call)
+//	one server killed (refused)          20ms    30ms    30ms
+//	Cluster node stopped (SIGSTOP)       1.02s   1.03s   1.06s
+//	Cluster node killed (refused)        21ms    30ms    31ms
+//
+// A stopped server (or a network that drops packets) costs a call its read
+// timeout, or its dial timeout for a new connection, once per attempt: one
+// attempt on one server (the first call after a healthy period retries
+// once), two on a Cluster. A refused connection fails at once; the time is
+// the retry's backoff. With go-redis's defaults the same runs took 5.0s
+// (p50) and 10s (p99) with a stopped server, 20s with a stopped Cluster
+// node (20 calls each), and 105ms (p50) and 1.7s (p99) with a killed
+// server or Cluster node. A context with a deadline shortens a call
+// further, never lengthens it.
+// read_timeout also bounds commands that take the server long, such as
+// the transfer of values of many megabytes over a slow link or FLUSHDB of
+// a large database (clear=flushdb): raise it for those, or the call
+// reports a timeout while the server completes the command. A client
+// passed to [New] keeps its own options.
 //
 // # Commands
 //
@@ -118,15 +164,19 @@
 // # Errors and reconnection
 //
 // Server errors, timeouts and cancelled contexts come back wrapped in a
-// *djcache.OpError naming the operation and the key, with the go-redis
-// error inside (and the context's error, when the context ended, for
-// errors.Is). go-redis reconnects by itself: after a server restart, calls
-// fail while it is down and succeed once it is back, without help. go-redis
-// retries a failed command up to max_retries times (3 by default) with
-// backoff, so a call during an outage takes up to a few hundred
-// milliseconds to fail. A restarted server without persistence has lost
-// its entries: a cache sees misses. go-redis logs connection failures
-// through its own package logger; goredis.SetLogger redirects it.
+// *djcache.OpError naming the operation and the key, with the go-redis error
+// inside (and the context's error, when the context ended, for errors.Is).
+// go-redis reconnects by itself: after a server restart, calls fail while it
+// is down and succeed once it is back, without help (a call that meets a
+// pooled connection the restart closed retries on a new one, max_retries).
+// How long a call takes to fail during an outage is under "Timeouts and
+// outages": from 20ms (connection refused) to one or two read timeouts (a
+// server that does not answer). After pool_size failed dials, go-redis stops
+// dialing for calls, returns the last dial error at once, and dials in the
+// background once a second until the server is back. A restarted server
+// without persistence has lost its entries: a cache sees misses. go-redis
+// logs connection failures through its own package logger; goredis.SetLogger
+// redirects it.
 //
 // # Limits
 //

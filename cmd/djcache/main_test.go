@@ -3,15 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
-	"github.com/djcache/djcache"
-	"github.com/djcache/djcache/pickle"
+	"encoding/json"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/djcache/djcache"
+	"github.com/djcache/djcache/backends/db"
+	"github.com/djcache/djcache/internal/testenv"
+	"github.com/djcache/djcache/pickle"
 )
 
 // bin is the djcache binary built once for the end-to-end tests.
@@ -158,10 +165,13 @@ func TestUsageErrors(t *testing.T) {
 }
 
 // TestCreateCacheTable compares the dry run with Django's output for
-// SQLite, then creates the table and runs it again.
+// SQLite, then creates the table and runs it again. A dry run and a get
+// create nothing, not even the SQLite file, and a dry run shows the SQL
+// even when the table exists (issue 19, item 13).
 func TestCreateCacheTable(t *testing.T) {
 	r := newRunner(t)
-	url := "sqlite://" + filepath.Join(t.TempDir(), "cache.db") + "?table=my_cache_table"
+	file := filepath.Join(t.TempDir(), "cache.db")
+	url := "sqlite://" + file + "?table=my_cache_table"
 	want := `CREATE TABLE "my_cache_table" (
     "cache_key" varchar(255) NOT NULL PRIMARY KEY,
     "value" text NOT NULL,
@@ -170,8 +180,15 @@ func TestCreateCacheTable(t *testing.T) {
 CREATE INDEX "my_cache_table_expires" ON "my_cache_table" ("expires");
 `
 	r.expect(0, want, "", "--url", url, "createcachetable", "--dry-run")
+	if errOut := r.expect(2, "", "", "--url", url, "get", "k"); !strings.Contains(errOut, "djcache createcachetable") {
+		t.Errorf("get on a missing table: stderr %q, want the remedy", errOut)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Fatalf("after a dry run and a get, the SQLite file: %v; want none", err)
+	}
 	r.expect(0, "Cache table 'my_cache_table' created.\n", "", "--url", url, "createcachetable")
 	r.expect(0, "Cache table 'my_cache_table' already exists.\n", "", "--url", url, "createcachetable")
+	r.expect(0, want, "", "--url", url, "createcachetable", "--dry-run")
 	r.expect(0, "", "", "--url", url, "set", "k", "v")
 	r.expect(0, "v\n", "", "--url", url, "get", "k")
 	// Not a database cache.
@@ -252,4 +269,295 @@ func TestPythonValues(t *testing.T) {
 	}
 	r.expect(0, `{"1":"a","[1,\"b\"]":null}`+"\n", "", "--url", url, "get", "dict")
 	r.expect(0, `{"date":"2024-02-29","dec":3.14,"set":[1,2],"td":90.001}`+"\n", "", "--url", url, "--json", "get-many", "set", "date", "td", "dec")
+}
+
+// TestHelpExitsZero: asking for help is a success, on stdout, with no
+// error line (issue 19, item 7: --help and -h exited 2 with "flag: help
+// requested").
+func TestHelpExitsZero(t *testing.T) {
+	r := newRunner(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--help"}, "Usage:\n  djcache [flags] COMMAND"},
+		{[]string{"-h"}, "Usage:\n  djcache [flags] COMMAND"},
+		{[]string{"-help"}, "Usage:\n  djcache [flags] COMMAND"},
+		{[]string{"help"}, "Usage:\n  djcache [flags] COMMAND"},
+		{[]string{"help", "get"}, "Usage: djcache get KEY"},
+		{[]string{"get", "-h"}, "Usage: djcache get KEY"},
+		{[]string{"get", "--help"}, "Usage: djcache get KEY"},
+		{[]string{"-h", "get"}, "Usage: djcache get KEY"},
+		{[]string{"--url", "locmem://x", "set", "k", "--help"}, "Usage: djcache set KEY [VALUE]"},
+		{[]string{"bench", "-h"}, "--duration DURATION"},
+	} {
+		out, errOut, code := r.run("", tc.args...)
+		if code != 0 || errOut != "" || !strings.Contains(out, tc.want) {
+			t.Errorf("djcache %s: exit %d, stderr %q, stdout %.80q…; want exit 0, no stderr, stdout with %q", strings.Join(tc.args, " "), code, errOut, out, tc.want)
+		}
+	}
+	if _, errOut, code := r.run("", "help", "frobnicate"); code != 2 || !strings.HasPrefix(errOut, `djcache help: unknown command "frobnicate"`) {
+		t.Errorf("help of an unknown command: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestVersion: "djcache version" prints the tool's version from the build
+// information, and --version N stays the key version (issue 19, item 8).
+func TestVersion(t *testing.T) {
+	r := newRunner(t)
+	want := regexp.MustCompile(`^djcache version (\(devel\)|v\S+) ` + regexp.QuoteMeta(runtime.Version()) + ` [a-z0-9]+/[a-z0-9]+( \(commit [0-9a-f]+(, modified)?\))?\n$`)
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-version"}} {
+		out, errOut, code := r.run("", args...)
+		if code != 0 || errOut != "" || !want.MatchString(out) {
+			t.Errorf("djcache %s: exit %d, stdout %q, stderr %q; want %v", strings.Join(args, " "), code, out, errOut, want)
+		}
+	}
+	for _, args := range [][]string{{"version", "--json"}, {"--json", "version"}} {
+		stdout, _, code := r.run("", args...)
+		var v map[string]any
+		if err := json.Unmarshal([]byte(stdout), &v); code != 0 || err != nil || v["go"] != runtime.Version() || v["version"] == "" || v["os"] != runtime.GOOS {
+			t.Errorf("djcache %s: %q (%v)", strings.Join(args, " "), stdout, err)
+		}
+	}
+
+	// The key version: --version N as before, and --key-version N.
+	r.expect(0, "", "", "set", "report", "v1")
+	r.expect(0, "2\n", "", "incr-version", "report")
+	r.expect(0, "v1\n", "", "--version", "2", "get", "report")
+	r.expect(0, "v1\n", "", "--key-version", "2", "get", "report")
+	r.expect(0, "v1\n", "", "get", "report", "--key-version=2")
+	r.expect(1, "", "", "get", "report")
+	help, _, _ := r.run("", "help")
+	if !strings.Contains(help, "--key-version N") || !strings.Contains(help, `"djcache version"`) {
+		t.Errorf("the help does not say how to pass a key version or print the tool's version:\n%s", help)
+	}
+}
+
+// TestFlagsAnywhere: flags after the command and its arguments work like
+// flags before it, and "--" ends them (issue 19, item 9: "djcache get hits
+// --json" failed with "want at most 1 argument(s), got 2").
+func TestFlagsAnywhere(t *testing.T) {
+	r := newRunner(t)
+	dir := "file://" + filepath.ToSlash(t.TempDir())
+	r.expect(0, "", "", "set", "hits", "41", "--timeout", "60")
+	r.expect(0, "41\n", "", "get", "hits", "--json")
+	r.expect(0, "{\"value\":42}\n", "", "incr", "--json", "hits")
+	r.expect(0, "37\n", "", "incr", "hits", "-5") // a negative DELTA is no flag
+	r.expect(0, "", `{"a": [1]}`, "set", "doc", "--type", "json")
+	r.expect(0, "{\"a\":[1]}\n", "", "get", "doc")
+	r.expect(0, "{\"doc\":{\"a\":[1]},\"hits\":37}\n", "", "get-many", "doc", "hits", "-json")
+	r.expect(0, "", "", "set", "k", "in-dir", "--url", dir)
+	r.expect(0, "in-dir\n", "", "--url", dir, "get", "k")
+	r.expect(1, "", "", "get", "k") // the default cache
+	// "--" ends the flags, so that a key may start with a dash.
+	r.expect(0, "", "", "set", "--", "-x", "dash")
+	r.expect(0, "dash\n", "", "get", "--", "-x")
+	r.expect(0, "\"dash\"\n", "", "get", "--json", "--", "-x")
+	r.expect(0, "\"dash\"\n", "", "--json", "get", "--", "-x")
+	r.expect(1, "", "", "get", "--", "--json")
+	r.expect(0, "", "", "set", "opt", "--", "-v")
+	r.expect(0, "-v\n", "", "get", "opt")
+	r.expect(0, "", "", "set", "temp", "-3.5") // a negative number is no flag
+	r.expect(0, "-3.5\n", "", "get", "temp")
+	// The command's own flags too, before or after it.
+	r.expect(0, "*", "", "bench", "--keys", "5", "--duration", "100ms", "--json")
+	r.expect(0, "*", "", "--duration", "100ms", "-keys=5", "bench")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"get", "k", "--timeout"}, "djcache get: flag needs an argument: -timeout\n"},
+		{[]string{"get", "k", "--bogus"}, "djcache get: flag provided but not defined: -bogus (for a key or value that starts with \"-\", put -- before it)\n"},
+		{[]string{"get", "k", "--duration", "1s"}, "djcache get: flag provided but not defined: -duration (for a key or value that starts with \"-\", put -- before it)\n"},
+		{[]string{"get", "a", "b", "--json"}, "djcache get: want at most 1 argument(s), got 2\n"},
+	} {
+		_, errOut, code := r.run("", tc.args...)
+		if code != 2 || !strings.HasPrefix(errOut, tc.want) {
+			t.Errorf("djcache %s: exit %d, stderr %.100q; want exit 2, stderr starting %q", strings.Join(tc.args, " "), code, errOut, tc.want)
+		}
+	}
+}
+
+// TestHelpListsCommandFlags: the top-level help lists the per-command flags
+// (issue 19, item 10).
+func TestHelpListsCommandFlags(t *testing.T) {
+	r := newRunner(t)
+	out, _, _ := r.run("", "help")
+	for _, want := range []string{
+		"--json ", "--timeout SECONDS", "--type TYPE", "--key-version N", "--version N",
+		"--dry-run", "--duration DURATION", "--url URL", "--settings FILE", "--alias NAME", "-v, --verbose",
+		"Commands: set, add, touch, set-many.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestErrorMessages: one prefix per layer, and "djcache" once (issue 19,
+// item 11: `djcache get: djcache: cache "default" (sqlite://x.db): djcache:
+// db: …`).
+func TestErrorMessages(t *testing.T) {
+	r := newRunner(t)
+	dir := t.TempDir()
+	settings := filepath.Join(dir, "caches.json")
+	os.WriteFile(settings, []byte(`{"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache"}}`), 0o600)
+	missing := filepath.Join(dir, "missing.json")
+	for _, tc := range []struct {
+		args []string
+		want string // the whole of stderr, or its start if it ends with "…"
+	}{
+		{[]string{"--url", "file:///tmp/x?max_entires=3", "get", "k"},
+			`djcache get: cache "default" (file:///tmp/x?max_entires=3): filebased: unknown URL parameter "max_entires"` + "\n"},
+		{[]string{"--url", "locmem://x?max_entries=-1", "set", "k", "v"},
+			`djcache set: cache "default" (locmem://x?max_entries=-1): locmem: URL parameter max_entries="-1": …`},
+		{[]string{"--url", "nope://x", "get", "k"},
+			`djcache get: cache "default" (nope://x): no backend for scheme "nope"; registered: …`},
+		{[]string{"--url", "locmem://x", "--alias", "foo", "get", "k"},
+			`djcache get: the cache alias "foo" doesn't exist (aliases: default)` + "\n"},
+		{[]string{"--settings", missing, "get", "k"},
+			"djcache get: settings: open " + missing + ": no such file or directory\n"},
+		{[]string{"--settings", settings, "has", "k"},
+			`djcache has: CACHES["default"] (django.core.cache.backends.filebased.FileBasedCache): LOCATION: FileBasedCache needs a directory` + "\n"},
+		{[]string{"--url", "memcached://127.0.0.1:1", "get", "k"},
+			`djcache get: memcached: get ":1:k": dial tcp 127.0.0.1:1: …`},
+		{[]string{"--url", "%zz", "get", "k"},
+			`djcache get: invalid cache URL: invalid URL escape "%zz"` + "\n"},
+	} {
+		_, errOut, code := r.run("", tc.args...)
+		ok := errOut == tc.want
+		if start, cut := strings.CutSuffix(tc.want, "…"); cut {
+			ok = strings.HasPrefix(errOut, start)
+		}
+		if code != 2 || !ok || strings.Count(errOut, "djcache") != 1 {
+			t.Errorf("djcache %s: exit %d, stderr\n\t%q\nwant exit 2, stderr\n\t%q", strings.Join(tc.args, " "), code, errOut, tc.want)
+		}
+	}
+}
+
+// TestLocmemWarning: a write to a locmem cache, which dies with the
+// process, warns (issue 19, item 12); a read does not.
+func TestLocmemWarning(t *testing.T) {
+	r := newRunner(t)
+	const warning = "djcache set: warning: a locmem cache lives only inside one process"
+	if e := r.expect(0, "", "", "--url", "locmem://x", "set", "a", "1"); !strings.HasPrefix(e, warning) {
+		t.Errorf("set on locmem: stderr %q, want a warning %q…", e, warning)
+	}
+	if e := r.expect(1, "", "", "--url", "locmem://x", "get", "a"); e != "" {
+		t.Errorf("get on locmem: stderr %q, want none", e)
+	}
+	if e := r.expect(0, "", "", "--url", "file://"+filepath.ToSlash(t.TempDir()), "set", "a", "1"); e != "" {
+		t.Errorf("set on a file cache: stderr %q, want none", e)
+	}
+	if help, _, _ := r.run("", "help"); !strings.Contains(help, "A locmem:// cache lives only inside one process") {
+		t.Errorf("the help does not say that a locmem cache lives in one process")
+	}
+}
+
+// stats runs "djcache stats --json" and decodes its output.
+func (r *runner) stats(args ...string) map[string]any {
+	r.t.Helper()
+	out, errOut, code := r.run("", append(args, "stats", "--json")...)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); code != 0 || err != nil {
+		r.t.Fatalf("djcache %s stats --json: exit %d, stdout %q, stderr %q (%v)", strings.Join(args, " "), code, out, errOut, err)
+	}
+	return m
+}
+
+// TestStatsSizes: stats shows the entries and their size where the backend
+// can tell, and the session's counters (issue 19, item 14).
+func TestStatsSizes(t *testing.T) {
+	type want struct {
+		entries    float64 // exact, or at least with atLeast
+		atLeast    bool
+		bytes      bool // known and > 0
+		covers     string
+		needTCP    string
+		serverName string
+	}
+	u := fmt.Sprintf("cli%d", time.Now().UnixNano()%1e9)
+	sqlite := "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "c.db"))
+	settings := filepath.Join(t.TempDir(), "caches.json")
+	os.WriteFile(settings, []byte(`{"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/14", "KEY_PREFIX": "`+u+`s"}}`), 0o600)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want want
+	}{
+		{"file", []string{"--url", "file://" + filepath.ToSlash(t.TempDir())}, want{entries: 3, bytes: true}},
+		{"sqlite", []string{"--url", sqlite}, want{entries: 3, bytes: true}},
+		{"postgres", []string{"--url", "postgres://postgres@127.0.0.1:5432/test?table=" + u}, want{entries: 3, bytes: true, needTCP: "127.0.0.1:5432", serverName: "PostgreSQL"}},
+		{"mysql", []string{"--url", "mysql://root@127.0.0.1:3306/test?table=" + u}, want{entries: 3, bytes: true, needTCP: "127.0.0.1:3306", serverName: "MariaDB"}},
+		{"redis", []string{"--url", "redis://127.0.0.1:6379/14?key_prefix=" + u}, want{entries: 3, bytes: true, needTCP: "127.0.0.1:6379", serverName: "Redis"}},
+		{"redis-settings", []string{"--settings", settings}, want{entries: 3, bytes: true, needTCP: "127.0.0.1:6379", serverName: "Redis"}},
+		{"memcached", []string{"--url", "memcached://127.0.0.1:11211"}, want{entries: 3, atLeast: true, bytes: true, covers: "the whole server", needTCP: "127.0.0.1:11211", serverName: "memcached"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.want.needTCP != "" {
+				testenv.NeedTCP(t, tc.want.serverName, tc.want.needTCP, "run .ci/services")
+			}
+			r := newRunner(t)
+			if tc.name == "postgres" || tc.name == "mysql" {
+				t.Cleanup(func() { dropTable(t, tc.args[1], u) })
+			}
+			t.Cleanup(func() { r.run("", append(tc.args, "delete-many", "a", "b", "c")...) })
+			r.expect(0, "", "", append(tc.args, "set-many", "a=1", "b=two", "c=three")...)
+			m := r.stats(tc.args...)
+			entries, _ := m["entries"].(float64)
+			bytes, _ := m["bytes"].(float64)
+			covers, _ := m["covers"].(string)
+			if (tc.want.atLeast && entries < tc.want.entries) || (!tc.want.atLeast && entries != tc.want.entries) ||
+				(tc.want.bytes && !(bytes > 0)) || covers != tc.want.covers {
+				t.Errorf("stats: %v; want entries %v (at least: %v), bytes > 0: %v, covers %q", m, tc.want.entries, tc.want.atLeast, tc.want.bytes, tc.want.covers)
+			}
+			if s, ok := m["session"].(map[string]any); !ok || s["hits"] != 0.0 || s["misses"] != 0.0 || s["errors"] != 0.0 {
+				t.Errorf("stats: session %v, want this process's counters, all 0", m["session"])
+			}
+		})
+	}
+
+	// locmem: this process's store, empty; the text form.
+	r := newRunner(t)
+	out, _, _ := r.run("", "--url", "locmem://x", "stats")
+	for _, want := range []string{"entries:    0\n", "size:       unknown\n", "session:    0 hits, 0 misses, 0 sets, 0 deletes, 0 errors (this process)\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stats on locmem: %q lacks %q", out, want)
+		}
+	}
+	// dummy: no Sizer.
+	m := r.stats("--url", "dummy://")
+	if m["entries"] != nil || m["bytes"] != nil {
+		t.Errorf("stats on dummy: %v, want entries and bytes null", m)
+	}
+}
+
+// dropTable drops a test's cache table.
+func dropTable(t *testing.T, rawURL, table string) {
+	c, err := djcache.Open(rawURL)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer c.Close()
+	d := c.Driver().(*db.Driver)
+	if _, err := d.DB().Exec("DROP TABLE IF EXISTS " + table); err != nil {
+		t.Errorf("dropping %s: %v", table, err)
+	}
+}
+
+// TestClientLogs: go-redis's log lines go through slog, hidden unless -v
+// (issue 19, item 15: "pool.go:770: redis: connection pool: failed to dial
+// after 5 attempts" lines on stderr).
+func TestClientLogs(t *testing.T) {
+	r := newRunner(t)
+	const url = "redis://127.0.0.1:1/0" // nothing listens on port 1
+	_, errOut, code := r.run("", "--url", url, "get", "k")
+	if code != 2 || errOut != `djcache get: redis: get ":1:k": dial tcp 127.0.0.1:1: connect: connection refused`+"\n" {
+		t.Errorf("get from a Redis that is down: exit %d, stderr %q; want the error line alone", code, errOut)
+	}
+	_, errOut, code = r.run("", "--url", url, "get", "k", "-v")
+	if code != 2 || !strings.Contains(errOut, "level=DEBUG") || !strings.Contains(errOut, "failed to dial") || !strings.Contains(errOut, "logger=go-redis") || strings.Contains(errOut, "pool.go") {
+		t.Errorf("get -v from a Redis that is down: exit %d, stderr %q; want go-redis's lines through slog", code, errOut)
+	}
 }

@@ -120,6 +120,20 @@ func (r *Reader) Seconds(name string, allowNone bool) (d time.Duration, forever,
 	return time.Duration(f * 1e9), false, true
 }
 
+// Float returns the parameter, a finite number.
+func (r *Reader) Float(name string) (f float64, present bool) {
+	v, ok := r.take(name)
+	if !ok {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		r.fail(name, v, "a number")
+		return 0, false
+	}
+	return f, true
+}
+
 // Err returns the first error so far.
 func (r *Reader) Err() error { return r.err }
 
