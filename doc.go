@@ -126,6 +126,69 @@
 // cache's entries and never a neighbour's data on a shared server (Django's
 // Redis clear flushes the whole database).
 //
+// # Hot keys
+//
+// GetOrSet protects a key that many requests read and whose value is
+// expensive to make. Without options it fills a missing key once per
+// process (a single flight). The options below, per call or as the cache's
+// defaults (Options fields, URL parameters, Django OPTIONS of the same
+// names), go further. A key cached with Timeout(60s), Stale(30s) and
+// FillLock(5s) lives so:
+//
+//	0s      fill (one process, under the lock; the others wait for its value)
+//	0-60s   fresh: GetOrSet returns the stored value
+//	60-90s  stale: GetOrSet returns the stored value at once and one
+//	        background refresh (one per process; with the lock, one in
+//	        all) replaces it; if the refresh fails, the stale value is
+//	        served on (fail-safe), the failure is logged and counted, and
+//	        the next try waits RetryAfter (1s)
+//	90s     gone: the next GetOrSet fills, as at 0s
+//
+// The options:
+//
+//   - Stale(d) / stale=SECONDS: the stale window above.
+//   - EarlyRefresh(beta) / early_refresh=BETA: XFetch. Each read of a fresh
+//     entry refreshes it in the background with a probability that grows
+//     as the expiry nears, in proportion to how long its last fill took
+//     (stored with the entry) and beta (1 is usual, 0 off), so a hot key is
+//     renewed before it expires and nobody waits.
+//   - FillLock(d) / fill_lock=SECONDS: one fill at a time across every
+//     process sharing the storage, on every backend: a lock entry taken
+//     with Add (atomic everywhere), expiring after d if its holder dies,
+//     released only by its holder. A caller that does not get the lock
+//     serves the stale value if there is one, else polls for the holder's
+//     value (2ms, doubling to 100ms) and fills itself once the lock is gone.
+//     The lock's key is the entry's made key plus ":djcache-fill-lock".
+//   - FillTimeout(soft, hard) / soft_timeout, hard_timeout: a caller with a
+//     stale value waits at most soft for the refresh, then gets the stale
+//     value while the refresh goes on; after hard the fill's context is
+//     cancelled.
+//   - Jitter(f) / jitter=FRACTION: every write's timeout is drawn within
+//     ±f of itself (each entry of a SetMany its own), so keys written
+//     together do not expire together.
+//   - ErrAbsent and AbsentTimeout(d) / absent_timeout=SECONDS: a fill
+//     returns ErrAbsent for "no such row"; the absence is cached and
+//     GetOrSet returns ErrAbsent without calling the fill until it expires.
+//   - GetOrSetMany: one read, one fill call for the missing keys, one
+//     write; concurrent callers share fills per key.
+//
+// A fill that panics is an error for every caller waiting on it, and its
+// lock is released. A caller's cancelled context never cancels a
+// background refresh; Close cancels them and waits for them. Stats counts
+// Fills, FillErrors, StaleServed, RefreshErrors, EarlyRefreshes and
+// LockWaits.
+//
+// The metadata these options need (the end of the fresh life, the last
+// fill's duration, an absence) is stored inside the entry's value on every
+// backend. A Django application sharing a pickle-serialized cache reads
+// such an entry as the plain value (Python's pickle.loads ignores the
+// metadata that follows the pickle), alive for timeout plus Stale; a cached
+// absence reads as None. With the pickle serializer, such values are always
+// pickled, also integers and strings (Django reads them the same), so Incr
+// on an entry written by GetOrSet with Stale or EarlyRefresh gives
+// ErrNotInteger. Entries written by Set, and by GetOrSet without those
+// options, carry no metadata and stay byte-identical to Django's.
+//
 // # URLs
 //
 // [Open] picks the backend by URL scheme; the backend's package registers

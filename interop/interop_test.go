@@ -183,6 +183,7 @@ func TestDjango(t *testing.T) {
 				t.Run("AddTouchDelete", s.addTouchDelete)
 				t.Run("Expiry", s.expiry)
 				t.Run("UnicodeKeys", s.unicodeKeys)
+				t.Run("HotKeys", s.hotKeys)
 				if b.name == "memcached" {
 					t.Run("Servers", s.servers)
 				}
@@ -759,6 +760,34 @@ func (s *side) expiryAttempt(t *testing.T, secs int) (conclusive bool) {
 	}
 	s.checkDjangoMisses(t, gk, fmt.Sprintf("%v after djcache's %ds Set", time.Since(start).Round(time.Millisecond), secs))
 	return true
+}
+
+// hotKeys: entries that GetOrSet writes with hot-key options carry
+// djcache's metadata after the pickle; Django reads the plain values (an
+// integer and a string, pickled here, as Django reads them), and a cached
+// absence as None.
+func (s *side) hotKeys(t *testing.T) {
+	ctx := context.Background()
+	opts := []djcache.Option{djcache.Timeout(time.Hour), djcache.Stale(time.Hour), djcache.EarlyRefresh(1)}
+	var n int
+	if err := s.c.GetOrSet(ctx, s.key("hot-int"), &n, func(context.Context) (any, error) { return 42, nil }, opts...); err != nil || n != 42 {
+		t.Fatalf("GetOrSet(hot-int) = %d, %v", n, err)
+	}
+	var str string
+	if err := s.c.GetOrSet(ctx, s.key("hot-str"), &str, func(context.Context) (any, error) { return "été", nil }, opts...); err != nil || str != "été" {
+		t.Fatalf("GetOrSet(hot-str) = %q, %v", str, err)
+	}
+	var v any
+	if err := s.c.GetOrSet(ctx, s.key("hot-absent"), &v, func(context.Context) (any, error) { return nil, djcache.ErrAbsent }, opts...); !errors.Is(err, djcache.ErrAbsent) {
+		t.Fatalf("GetOrSet(hot-absent) = %v, want ErrAbsent", err)
+	}
+	s.checkDjangoSees(t, s.key("hot-int"), tag{"int", "42"})
+	s.checkDjangoSees(t, s.key("hot-str"), tag{"str", "été"})
+	s.checkDjangoSees(t, s.key("hot-absent"), tag{"none"})
+	// And djcache reads back what Django sees.
+	if got, found, err := djcache.Get[int](ctx, s.c, s.key("hot-int")); err != nil || !found || got != 42 {
+		t.Errorf("Get(hot-int) = %d, %v, %v", got, found, err)
+	}
 }
 
 // servers: on memcached, every key is on the server pymemcache's hashing

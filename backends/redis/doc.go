@@ -175,8 +175,9 @@
 // dialing for calls, returns the last dial error at once, and dials in the
 // background once a second until the server is back. A restarted server
 // without persistence has lost its entries: a cache sees misses. go-redis
-// logs connection failures through its own package logger; goredis.SetLogger
-// redirects it.
+// logs connection failures through its package logger, which this package
+// routes to slog.Default() at Debug level; SetLogger chooses another
+// *slog.Logger.
 //
 // # Limits
 //

@@ -85,7 +85,7 @@ func (s *server) signal(sig syscall.Signal) {
 type load struct {
 	c        *djcache.Cache
 	ok, errs atomic.Int64
-	slowest  atomic.Int64 // nanoseconds of the slowest call
+	phase    atomic.Int64 // the window's number: a call counts only in the window it began and ended in
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	mu       sync.Mutex // protects bad
@@ -104,7 +104,7 @@ func startLoad(ctx context.Context, c *djcache.Cache, workers int) *load {
 					return
 				default:
 				}
-				start := time.Now()
+				phase := l.phase.Load()
 				err := c.Set(ctx, key, n)
 				if err == nil {
 					last = n
@@ -115,18 +115,23 @@ func startLoad(ctx context.Context, c *djcache.Cache, workers int) *load {
 						l.report(fmt.Sprintf("%s: Get = %d after Set of %d", key, got, last))
 					}
 				}
-				if el := time.Since(start); el.Nanoseconds() > l.slowest.Load() {
-					l.slowest.Store(el.Nanoseconds())
-				}
 				if err != nil {
-					l.errs.Add(1)
 					var oe *djcache.OpError
 					if !errors.As(err, &oe) || oe.Op == "" || oe.Backend != "redis" {
 						l.report(fmt.Sprintf("error %v is not an *OpError naming the operation", err))
 					}
+				}
+				// A call that straddled two windows (it began before the
+				// server stopped and ended after, say) counts in neither.
+				if l.phase.Load() == phase {
+					if err != nil {
+						l.errs.Add(1)
+					} else {
+						l.ok.Add(1)
+					}
+				}
+				if err != nil {
 					time.Sleep(5 * time.Millisecond)
-				} else {
-					l.ok.Add(1)
 				}
 			}
 		})
@@ -142,13 +147,17 @@ func (l *load) report(s string) {
 	}
 }
 
-// window resets the counters, waits d and returns them.
+// window starts a new window, waits d and returns the counts of the calls
+// that began and ended in it. The length of d decides only how many calls
+// are counted, never whether the test passes.
 func (l *load) window(d time.Duration) (ok, errs int64) {
+	l.phase.Add(1)
 	l.ok.Store(0)
 	l.errs.Store(0)
-	l.slowest.Store(0)
 	time.Sleep(d)
-	return l.ok.Load(), l.errs.Load()
+	ok, errs = l.ok.Load(), l.errs.Load()
+	l.phase.Add(1)
+	return ok, errs
 }
 
 func (l *load) end(t *testing.T) {
@@ -162,14 +171,18 @@ func (l *load) end(t *testing.T) {
 // TestRestart stops and starts a Redis server of its own in the middle of
 // a load: calls fail with wrapped errors while it is down, succeed again by
 // themselves once it is back (go-redis reconnects), nothing panics or
-// hangs, and Close leaves no goroutine behind. It is not parallel, so that
+// hangs, and Close leaves no goroutine behind. Nothing it checks depends on
+// how fast the machine is: calls are counted in the window they began and
+// ended in, and waits for recovery are bounded only to catch a hang. It is not parallel, so that
 // the goroutines it counts are its own (the parallel tests start after it).
 func TestRestart(t *testing.T) {
 	s := startServer(t)
 	ctx := t.Context()
 	before := runtime.NumGoroutine()
 
-	c, err := djcache.Open("redis://" + s.addr() + "?key_prefix=restart&max_retries=1&dial_timeout=300ms&read_timeout=1s&write_timeout=1s&min_retry_backoff=10ms&max_retry_backoff=50ms")
+	// Long read and write timeouts: a call on a busy machine must not fail
+	// by timing out while the server is up; a killed server refuses at once.
+	c, err := djcache.Open("redis://" + s.addr() + "?key_prefix=restart&max_retries=1&dial_timeout=10s&read_timeout=10s&write_timeout=10s&min_retry_backoff=10ms&max_retry_backoff=50ms")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,39 +193,39 @@ func TestRestart(t *testing.T) {
 	}
 
 	s.stop()
-	time.Sleep(100 * time.Millisecond) // calls in flight at the kill may succeed or fail
 	if ok, errs := l.window(700 * time.Millisecond); ok != 0 || errs == 0 {
 		t.Errorf("server down: %d calls succeeded, %d failed; want failures only", ok, errs)
 	}
-	if slow := time.Duration(l.slowest.Load()); slow > 3*time.Second {
-		t.Errorf("a call took %v while the server was down, want a prompt failure", slow)
-	}
 
+	// Back: calls succeed again by themselves. Each pooled connection to
+	// the dead server fails once, so the first windows may still see
+	// errors; a window with successes only must come (a minute of windows
+	// without one is a hang, not a slow machine).
 	s.start()
 	recovered := time.Now()
-	for l.ok.Load() == 0 {
-		if time.Since(recovered) > 10*time.Second {
-			t.Fatal("no call succeeded within 10s of the server's restart")
+	for attempt := 0; ; attempt++ {
+		ok, errs := l.window(300 * time.Millisecond)
+		if ok > 0 && errs == 0 {
+			break
 		}
-		time.Sleep(10 * time.Millisecond)
+		if time.Since(recovered) > time.Minute {
+			t.Fatalf("server back for a minute: the last window had %d successes and %d failures; want successes only", ok, errs)
+		}
 	}
-	t.Logf("calls succeed again %v after the restart", time.Since(recovered).Round(time.Millisecond))
-	time.Sleep(200 * time.Millisecond) // stale pooled connections fail once
-	if ok, errs := l.window(300 * time.Millisecond); ok == 0 || errs != 0 {
-		t.Errorf("server back: %d calls succeeded, %d failed; want successes only", ok, errs)
-	}
+	t.Logf("calls succeed again (a clean window) %v after the restart", time.Since(recovered).Round(time.Millisecond))
 	l.end(t)
 
 	// A deadline bounds a call to a server that does not answer, and a
 	// cancelled context shows in the error.
 	s.signal(syscall.SIGSTOP)
+	// The client's read timeout is 10s: a call that ignored its deadline
+	// would end with the client's own timeout error instead.
 	dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	start := time.Now()
 	var v int
 	_, err = c.Get(dctx, "worker-0", &v)
 	cancel()
-	if el := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || el > 600*time.Millisecond {
-		t.Errorf("Get with a 100ms deadline from a stopped server = %v after %v; want context.DeadlineExceeded promptly", err, el)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Get with a 100ms deadline from a stopped server = %v; want context.DeadlineExceeded", err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	time.AfterFunc(50*time.Millisecond, cancel)
@@ -230,7 +243,7 @@ func TestRestart(t *testing.T) {
 	}
 	s.stop()
 
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // catches a leak, not slowness
 	for runtime.NumGoroutine() > before {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<20)

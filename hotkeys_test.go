@@ -1,0 +1,133 @@
+package djcache_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/djcache/djcache"
+	"github.com/djcache/djcache/pickle"
+)
+
+// TestCloseStopsRefreshes: a background refresh in flight when Close is
+// called sees its context cancelled, and no goroutine of the Cache
+// outlives Close.
+func TestCloseStopsRefreshes(t *testing.T) {
+	ctx := t.Context()
+	c, err := djcache.Open("locmem://hot-close")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Has(ctx, "k") // a locmem store's own goroutines live as long as its NAME
+	before := runtime.NumGoroutine()
+	first := true
+	entered := make(chan struct{})
+	cancelled := make(chan struct{})
+	fill := func(ctx context.Context) (any, error) {
+		if first {
+			first = false
+			return "v1", nil
+		}
+		close(entered)
+		<-ctx.Done() // only Close ends this refresh
+		close(cancelled)
+		return nil, ctx.Err()
+	}
+	// EarlyRefresh with a huge beta refreshes on the first fresh read.
+	opts := []djcache.Option{djcache.Timeout(time.Hour), djcache.EarlyRefresh(1e18)}
+	var s string
+	if err := c.GetOrSet(ctx, "k", &s, func(ctx context.Context) (any, error) {
+		time.Sleep(time.Millisecond) // a fill that takes time
+		return fill(ctx)
+	}, opts...); err != nil || s != "v1" {
+		t.Fatalf("GetOrSet = %q, %v", s, err)
+	}
+	if err := c.GetOrSet(ctx, "k", &s, fill, opts...); err != nil || s != "v1" {
+		t.Fatalf("GetOrSet with a refresh starting = %q, %v", s, err)
+	}
+	<-entered
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-cancelled:
+	default:
+		t.Fatal("Close returned while the refresh was still running")
+	}
+	deadline := time.Now().Add(time.Minute) // catches a leak, not slowness
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after Close, %d before the first GetOrSet:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestHotURLParams: the hot-key defaults come from the URL (and so from
+// Django's OPTIONS), and bad values are errors that name the parameter.
+func TestHotURLParams(t *testing.T) {
+	c, err := djcache.Open("locmem://hot-url?stale=30&early_refresh=1&fill_lock=5&soft_timeout=0.1&hard_timeout=10&absent_timeout=60&retry_after=2&jitter=0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The defaults apply: a stale read is served (Stale), with metadata
+	// stored.
+	var s string
+	if err := c.GetOrSet(t.Context(), "k", &s, func(context.Context) (any, error) { return "v", nil }); err != nil || s != "v" {
+		t.Fatalf("GetOrSet = %q, %v", s, err)
+	}
+	for _, bad := range []string{"stale=-1", "early_refresh=-0.5", "early_refresh=nan", "jitter=1", "jitter=x", "fill_lock=-2", "retry_after=none"} {
+		_, err := djcache.Open("locmem://hot-url-bad?" + bad)
+		name := bad[:strings.IndexByte(bad, '=')]
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("Open(?%s): %v, want an error naming %s", bad, err, name)
+		}
+	}
+	if _, err := djcache.New(nil, &djcache.Options{Stale: -time.Second}); err == nil {
+		t.Error("New with Options.Stale < 0: no error")
+	}
+}
+
+// TestMetaPickleForDjango: with the pickle serializer, an entry written by
+// GetOrSet with Stale is the value's pickle followed by metadata, and
+// Python's pickle.loads (package pickle's decoder stops at STOP too)
+// reads the value; an absence reads as None.
+func TestMetaPickleForDjango(t *testing.T) {
+	c, err := djcache.Open("locmem://hot-pickle?serializer=pickle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := t.Context()
+	var n int
+	if err := c.GetOrSet(ctx, "n", &n, func(context.Context) (any, error) { return 42, nil }, djcache.Stale(time.Minute)); err != nil || n != 42 {
+		t.Fatalf("GetOrSet = %d, %v", n, err)
+	}
+	raw, found, err := c.Driver().Get(ctx, ":1:n")
+	if err != nil || !found {
+		t.Fatalf("raw Get: %v, %v", found, err)
+	}
+	want, _ := pickle.Marshal(42)
+	if !bytes.HasPrefix(raw, want) || !bytes.HasSuffix(raw, []byte("\x00djM")) {
+		t.Errorf("stored %q, want the pickle of 42 (%q) then the metadata", raw, want)
+	}
+	var v any
+	if err := pickle.Unmarshal(raw, &v); err != nil || v != int64(42) {
+		t.Errorf("the stored bytes read as a plain pickle: %v, %v; want 42", v, err)
+	}
+	err = c.GetOrSet(ctx, "none", &v, func(context.Context) (any, error) { return nil, djcache.ErrAbsent })
+	if !errors.Is(err, djcache.ErrAbsent) {
+		t.Fatalf("GetOrSet of an absent row: %v", err)
+	}
+	raw, _, _ = c.Driver().Get(ctx, ":1:none")
+	v = "untouched"
+	if err := pickle.Unmarshal(raw, &v); err != nil || v != nil {
+		t.Errorf("a stored absence read as a plain pickle: %v, %v; want None", v, err)
+	}
+}
