@@ -257,9 +257,9 @@ func (c *Cache) refreshLater(made string, co callOptions, fill func(context.Cont
 			// Another caller refreshes, or the cache is closing.
 		case err != nil:
 			c.hot.result(made, err)
-			c.stats.add(statRefreshErrors, 1)
 			c.log().LogAttrs(context.Background(), slog.LevelWarn, "djcache: background refresh failed; serving the stale value",
 				slog.String("key", made), slog.String("backend", c.backend), slog.Any("error", err))
+			c.stats.add(statRefreshErrors, 1) // after the log: a reader of the count finds the record
 		default:
 			c.hot.result(made, nil)
 		}

@@ -110,7 +110,12 @@ func backends() []backend {
 			server:    "127.0.0.1:6379",
 			protocol4: true,
 			cache: func(t *testing.T) map[string]any {
-				return map[string]any{"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/0"}
+				// Generous socket timeouts on both sides (django-redis's
+				// names, which djcache maps to dial_timeout and
+				// read_timeout): a machine busy with other work must not
+				// time out a loopback call (djcache's defaults fail fast).
+				return map[string]any{"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/0",
+					"OPTIONS": map[string]any{"SOCKET_CONNECT_TIMEOUT": 10, "SOCKET_TIMEOUT": 10}}
 			},
 		},
 		{

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -411,9 +412,44 @@ func incrCall(c call) (uint64, error) {
 		_, err = c.c.Increment(c.key, c.delta)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%w (and taking the change back failed: %v)", driver.ErrOverflow, err)
+		// memcached's incr and decr read a counter above 2^63 with a
+		// check (safe_strtoull's search for a '-') that runs past the
+		// value into whatever memory follows, so they sometimes call
+		// the sum they just stored "non-numeric". Put the old value back
+		// with a compare-and-swap instead.
+		var orig uint64
+		if c.up {
+			orig = n - c.delta
+		} else {
+			orig = n + c.delta
+		}
+		if cerr := restoreCounter(c, n, orig); cerr != nil {
+			return 0, fmt.Errorf("%w (and taking the change back failed: %v; then %v)", driver.ErrOverflow, err, cerr)
+		}
 	}
 	return 0, driver.ErrOverflow
+}
+
+// restoreCounter replaces the counter c.key holding n by orig, unless
+// another writer changed it meanwhile (then its value stands).
+func restoreCounter(c call, n, orig uint64) error {
+	for range 10 {
+		it, err := c.c.Get(c.key)
+		if err != nil {
+			return err
+		}
+		if v, err := strconv.ParseUint(strings.TrimRight(string(it.Value), " "), 10, 64); err != nil || v != n {
+			return nil // changed by another writer: not ours to take back
+		}
+		it.Value = strconv.AppendUint(nil, orig, 10)
+		switch err := c.c.CompareAndSwap(it); {
+		case err == nil:
+			return nil
+		case !errors.Is(err, memcache.ErrCASConflict):
+			return err
+		}
+	}
+	return errors.New("the counter kept changing")
 }
 
 // staleConn reports an error of a connection the server closed.

@@ -59,7 +59,7 @@
 // form, each overridden by the URL parameter of the same name (see
 // [URLOpener]):
 //
-//	dial_timeout       250ms  (DefaultDialTimeout)
+//	dial_timeout       500ms  (DefaultDialTimeout)
 //	read_timeout       500ms  (DefaultReadTimeout; write_timeout follows it)
 //	pool_timeout       1s     (DefaultPoolTimeout)
 //	max_retries        1      (DefaultMaxRetries; one server and Sentinel)

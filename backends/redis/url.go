@@ -64,7 +64,7 @@ func init() {
 // timeout, 3 retries, 5 dial attempts per connection) but this backend's,
 // in every form:
 //
-//   - dial_timeout: [DefaultDialTimeout] (250ms);
+//   - dial_timeout: [DefaultDialTimeout] (500ms);
 //   - read_timeout: [DefaultReadTimeout] (500ms); write_timeout, if not
 //     given, equals read_timeout (go-redis's rule);
 //   - pool_timeout: [DefaultPoolTimeout] (1s);
@@ -256,7 +256,7 @@ func parseURL(u *url.URL) (*config, error) {
 const (
 	// DefaultDialTimeout bounds the opening of a connection (dial_timeout):
 	// a server that does not take connections costs a call that long.
-	DefaultDialTimeout = 250 * time.Millisecond
+	DefaultDialTimeout = 500 * time.Millisecond
 	// DefaultReadTimeout bounds the wait for each reply (read_timeout):
 	// a server that takes connections but does not answer costs a call
 	// that long. The write timeout follows it unless write_timeout is set.
