@@ -179,6 +179,22 @@ var errLockBusy = errors.New("djcache: another caller holds the fill lock")
 // getOrSetHot is GetOrSet after its read of made (v, found): a miss, an
 // entry with metadata, or a call with hot-key options.
 func (c *Cache) getOrSetHot(ctx context.Context, made string, dst any, fill func(context.Context) (any, error), co callOptions, v []byte, found bool) error {
+	var inner []byte
+	var m entryMeta
+	if found {
+		inner, m = splitMeta(v)
+		if m.ok && !m.fresh.IsZero() && co.hot.stale <= 0 && !now().Before(m.fresh) {
+			// Past its fresh life, and this call asks for no stale
+			// window: a miss. (The entry outlives its fresh life only by
+			// a backend's rounding of expiry times, or when another
+			// caller wrote it with Stale.) Remove it, so that the fill's
+			// Add stores the new value.
+			if _, err := c.drv.Delete(ctx, made); err != nil {
+				return c.opError("get_or_set", made, err)
+			}
+			found = false
+		}
+	}
 	if !found {
 		c.stats.add(statMisses, 1)
 		b, err := c.fillWith(ctx, made, func() ([]byte, error) { return c.fillLocked(ctx, made, co, fill, false) })
@@ -189,10 +205,9 @@ func (c *Cache) getOrSetHot(ctx context.Context, made string, dst any, fill func
 		return c.deliver(made, inner, m, dst)
 	}
 	c.stats.add(statHits, 1)
-	inner, m := splitMeta(v)
 	n := now()
-	if !m.ok || m.fresh.IsZero() || n.Before(m.fresh) {
-		if m.ok && !m.absent && co.hot.early > 0 && m.fill > 0 && xfetch(n, m, co.hot.early) {
+	if !m.ok || m.absent || m.fresh.IsZero() || n.Before(m.fresh) {
+		if m.ok && !m.absent && !m.fresh.IsZero() && co.hot.early > 0 && m.fill > 0 && xfetch(n, m, co.hot.early) {
 			if c.refreshLater(made, co, fill) != nil {
 				c.stats.add(statEarlyRefreshes, 1)
 			}
@@ -398,8 +413,8 @@ func (c *Cache) runFill(ctx context.Context, made string, co callOptions, fill f
 	b := enc
 	if absent || co.hot.withMeta() {
 		m := entryMeta{fresh: fresh, fill: took, absent: absent}
-		if co.hot.stale <= 0 || absent {
-			// Fresh until it is gone: GetOrSet never sees it stale.
+		if absent {
+			// An absence is never stale: it is served until it is gone.
 			m.fresh = time.Time{}
 		}
 		b = wrapMeta(enc, m, c.set.pickle)

@@ -131,3 +131,31 @@ func TestMetaPickleForDjango(t *testing.T) {
 		t.Errorf("a stored absence read as a plain pickle: %v, %v; want None", v, err)
 	}
 }
+
+// TestEarlyRefreshIsRare: with beta 1, an entry far from its expiry is
+// not refreshed early (XFetch's probability is e^-(time left / fill
+// duration), here e^-1800000); an early refresh on every read would show
+// as fills.
+func TestEarlyRefreshIsRare(t *testing.T) {
+	c, err := djcache.Open("locmem://hot-early-rare")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fills := 0
+	fill := func(context.Context) (any, error) {
+		fills++
+		time.Sleep(2 * time.Millisecond) // a fill that takes time: its duration is stored
+		return "v", nil
+	}
+	for range 100 {
+		var s string
+		if err := c.GetOrSet(t.Context(), "k", &s, fill, djcache.Timeout(time.Hour), djcache.EarlyRefresh(1)); err != nil || s != "v" {
+			t.Fatalf("GetOrSet = %q, %v", s, err)
+		}
+	}
+	c.Close() // waits for any background refresh
+	if fills != 1 || c.Stats().EarlyRefreshes != 0 {
+		t.Errorf("%d fills and %d early refreshes for 100 reads an hour from expiry, want 1 and 0", fills, c.Stats().EarlyRefreshes)
+	}
+}
