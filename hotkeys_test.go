@@ -159,3 +159,47 @@ func TestEarlyRefreshIsRare(t *testing.T) {
 		t.Errorf("%d fills and %d early refreshes for 100 reads an hour from expiry, want 1 and 0", fills, c.Stats().EarlyRefreshes)
 	}
 }
+
+// TestRefreshOutlivesCaller: the background refresh that a stale read
+// starts runs on the cache's own context, so the caller's cancellation
+// (its request ended) does not cancel it; its value is stored.
+func TestRefreshOutlivesCaller(t *testing.T) {
+	c, err := djcache.Open("locmem://hot-outlives")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := t.Context()
+	opts := []djcache.Option{djcache.Timeout(time.Millisecond), djcache.Stale(time.Hour)}
+	var s string
+	if err := c.GetOrSet(ctx, "k", &s, func(context.Context) (any, error) { return "old", nil }, opts...); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond) // past the 1ms fresh life: stale
+	release := make(chan struct{})
+	refreshErr := make(chan error, 1)
+	callerCtx, cancel := context.WithCancel(ctx)
+	err = c.GetOrSet(callerCtx, "k", &s, func(fctx context.Context) (any, error) {
+		<-release
+		refreshErr <- fctx.Err()
+		return "new", nil
+	}, opts...)
+	if err != nil || s != "old" {
+		t.Fatalf("stale GetOrSet = %q, %v; want the stale \"old\"", s, err)
+	}
+	cancel() // the caller's request ends while its refresh runs
+	close(release)
+	if err := <-refreshErr; err != nil {
+		t.Fatalf("the refresh's context was cancelled with its caller's: %v", err)
+	}
+	limit := time.Now().Add(time.Minute) // catches a lost refresh, not slowness
+	for {
+		if v, _, err := djcache.Get[string](ctx, c, "k"); err != nil || v == "new" {
+			break
+		}
+		if time.Now().After(limit) {
+			t.Fatal("the refreshed value was never stored")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
