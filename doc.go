@@ -172,8 +172,11 @@
 //   - GetOrSetMany: one read, one fill call for the missing keys, one
 //     write; concurrent callers share fills per key.
 //
-// A fill that panics is an error for every caller waiting on it, and its
-// lock is released. A caller's cancelled context never cancels a
+// A refresh replaces the entry with Set: a value that another writer stored
+// while the refresh ran is overwritten by the refresh's (both came from the
+// source of truth; the refresh's is at most one fill old). A fill that
+// panics is an error for every caller waiting on it, and its lock is
+// released. A caller's cancelled context never cancels a
 // background refresh; Close cancels them and waits for them. Stats counts
 // Fills, FillErrors, StaleServed, RefreshErrors, EarlyRefreshes and
 // LockWaits.

@@ -80,12 +80,14 @@ const opGetOrSetMany = "get_or_set_many"
 // Timeout, Forever and Version apply to every key; Jitter draws each
 // stored key's timeout on its own, so that keys filled together do not
 // expire together. With Stale (or EarlyRefresh), values are stored with
-// the metadata GetOrSet writes, and a stale entry, or one that
+// the metadata GetOrSet writes. As with GetOrSet, a stale entry (one
+// written with Stale whose timeout has passed), or a fresh one that
 // EarlyRefresh picks, is returned at once while its key is refreshed in
-// the background: one fill call and one write for all such keys of the
-// call, on the cache's background context (Close cancels it and waits),
-// not for keys whose last background refresh failed less than RetryAfter
-// ago, and never twice at once for a key in this process. FillTimeout's
+// the background with the call's options: one fill call and one write for
+// all such keys of the call, on the cache's background context (Close
+// cancels it and waits), not for keys whose last background refresh failed
+// less than RetryAfter ago, and never twice at once for a key in this
+// process. FillTimeout's
 // hard timeout bounds each fill call; its soft timeout does not apply (a
 // caller never waits for a refresh). FillLock does not apply: a lock per
 // key would cost a round trip per key; GetOrSetMany coalesces within the
@@ -323,7 +325,7 @@ func (c *Cache) getOrSetMany(ctx context.Context, keys []string, fill manyFillFu
 			order = append(order, m)
 		}
 	}
-	w := c.manyWriter(co, opts)
+	w := manyWriter{c: c, co: co}
 
 	mark := c.many.stored.Load()
 	got, err = c.readMany(ctx, distinct)
@@ -332,7 +334,6 @@ func (c *Cache) getOrSetMany(ctx context.Context, keys []string, fill manyFillFu
 	}
 	var missing, refresh []string
 	stale, early := 0, 0
-	hot := co.hot.active()
 	n := now()
 	for _, m := range order {
 		v, ok := got[m]
@@ -348,11 +349,12 @@ func (c *Cache) getOrSetMany(ctx context.Context, keys []string, fill manyFillFu
 		case !meta.ok:
 		case meta.absent:
 			delete(got, m) // an absence GetOrSet stored: found, with nothing to return
-		case !hot:
 		case !meta.fresh.IsZero() && !n.Before(meta.fresh):
 			stale++
 			refresh = append(refresh, m)
-		case co.hot.early > 0 && meta.fill > 0 && xfetch(n, meta, co.hot.early):
+		case co.hot.early > 0 && meta.fill > 0 && !meta.fresh.IsZero() && xfetch(n, meta, co.hot.early):
+			// An entry without a fresh end is not refreshed early: it
+			// never expires, or a GetOrSet without Stale wrote it.
 			early++
 			refresh = append(refresh, m)
 		}
@@ -449,9 +451,9 @@ func (c *Cache) fillClaimed(ctx context.Context, own []claimed, back map[string]
 		missing[i] = back[cl.made]
 	}
 	fctx := ctx
-	if w.hot.hard > 0 {
+	if w.co.hot.hard > 0 {
 		var cancel context.CancelFunc
-		fctx, cancel = context.WithTimeout(ctx, w.hot.hard)
+		fctx, cancel = context.WithTimeout(ctx, w.co.hot.hard)
 		defer cancel()
 	}
 	start := now()
@@ -516,7 +518,7 @@ func callFillMany(ctx context.Context, fill manyFillFunc, missing []string) (loo
 // reports whether it started a refresh. The refresh runs on the cache's
 // background context: Close cancels it and waits for it.
 func (c *Cache) refreshManyLater(made []string, back map[string]string, fill manyFillFunc, w manyWriter) bool {
-	retry := w.hot.retryAfter()
+	retry := w.co.hot.retryAfter()
 	keys := make([]string, 0, len(made))
 	for _, m := range made {
 		if c.hot.mayRetry(m, retry) {
@@ -553,54 +555,31 @@ func (c *Cache) refreshManyLater(made []string, back map[string]string, fill man
 
 // manyWriter turns filled values into the items GetOrSetMany stores.
 type manyWriter struct {
-	c      *Cache
-	hot    hotOptions
-	base   Option  // the call's timeout, before Jitter (kindNone: the cache's)
-	jitter float64 // Jitter's fraction, drawn per key
-	timed  Option  // the call's timeout, when jitter is 0
-}
-
-// manyWriter resolves the write options of a GetOrSetMany call. Jitter is
-// drawn per key, so base and jitter are read from opts as c.options reads
-// them (the last of a sort wins).
-func (c *Cache) manyWriter(co callOptions, opts []Option) manyWriter {
-	w := manyWriter{c: c, hot: co.hot, jitter: c.set.jitter, timed: co.timeout}
-	for _, o := range opts {
-		switch o.kind {
-		case kindTimeout, kindForever:
-			w.base = o
-		case kindJitter:
-			w.jitter = o.f
-		}
-	}
-	return w
+	c  *Cache
+	co callOptions // the call's options: timeout, Jitter (drawn per key), hot-key options
 }
 
 // item encodes v, filled for made in took, with its expiry and, when the
-// options need it, the metadata that GetOrSet's runFill writes.
+// options need it, the metadata that GetOrSet's runFill writes (in the
+// same layout; see meta.go).
 func (w manyWriter) item(made string, v any, took time.Duration) (driver.Item, error) {
 	c := w.c
-	timeout := w.timed
-	if w.jitter > 0 {
-		timeout = c.jittered(w.base, w.jitter)
-	}
-	withMeta := w.hot.withMeta()
+	withMeta := w.co.hot.withMeta()
 	enc, err := c.encodeHot(v, withMeta)
 	if err != nil {
 		return driver.Item{}, c.opError(opGetOrSetMany, made, err)
 	}
-	fresh := c.expiry(timeout)
+	fresh := c.entryExpiry(&w.co) // with Jitter, drawn for each key
 	if !withMeta {
 		return driver.Item{Key: made, Value: enc, Expires: fresh}, nil
 	}
+	// The end of the fresh life is stored also without Stale (the entry
+	// then expires with it): EarlyRefresh measures from it.
 	exp := fresh
-	m := entryMeta{fill: took}
-	if w.hot.stale > 0 {
-		m.fresh = fresh
-		if !fresh.IsZero() {
-			exp = fresh.Add(w.hot.stale)
-		}
+	if !fresh.IsZero() && w.co.hot.stale > 0 {
+		exp = fresh.Add(w.co.hot.stale)
 	}
+	m := entryMeta{fresh: fresh, fill: took}
 	return driver.Item{Key: made, Value: wrapMeta(enc, m, c.set.pickle), Expires: exp}, nil
 }
 

@@ -3,6 +3,7 @@ package djcache_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"sync"
@@ -14,6 +15,35 @@ import (
 	"github.com/djcache/djcache/backends/locmem"
 	"github.com/djcache/djcache/driver"
 )
+
+// storeSeq makes each test's locmem store name unique, also under
+// -count: stores of the same name share their entries.
+var storeSeq atomic.Int64
+
+// newStore returns a locmem driver on a store of the test's own.
+func newStore(t *testing.T) *locmem.Driver {
+	t.Helper()
+	d, err := locmem.New(fmt.Sprintf("%s-%d", t.Name(), storeSeq.Add(1)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// newCacheOn returns a Cache over d (wrapped by wrap, if not nil), closed
+// when the test ends.
+func newCacheOn(t *testing.T, d driver.Driver, wrap func(driver.Driver) driver.Driver) *djcache.Cache {
+	t.Helper()
+	if wrap != nil {
+		d = wrap(d)
+	}
+	c, err := djcache.New(d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
 
 // fillFrom returns a GetOrSetMany fill that records the keys it is asked
 // for and returns prefix+key for each.
@@ -40,7 +70,7 @@ func TestGetOrSetManyLocmem(t *testing.T) {
 	}{{"fast", nil}, {"bare", bare}} {
 		t.Run(wrap.name, func(t *testing.T) {
 			ctx := t.Context()
-			c := newLocmem(t, nil, wrap.fn)
+			c := newCacheOn(t, newStore(t), wrap.fn)
 			if _, err := c.SetMany(ctx, map[string]any{"a": "A", "c": "C"}); err != nil {
 				t.Fatal(err)
 			}
@@ -96,17 +126,8 @@ func (d *gatedDriver) hold() chan struct{} {
 
 func newGated(t *testing.T) (*djcache.Cache, *gatedDriver) {
 	t.Helper()
-	l, err := locmem.New(t.Name(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &gatedDriver{Driver: l, held: make(chan struct{}, 1)}
-	c, err := djcache.New(d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c, d
+	d := &gatedDriver{Driver: newStore(t), held: make(chan struct{}, 1)}
+	return newCacheOn(t, d, nil), d
 }
 
 // TestGetOrSetManyChecksAgain forces the interleaving that GetOrSet's
@@ -204,7 +225,7 @@ func TestGetOrSetManyWaiterCancelled(t *testing.T) {
 // one caller's cancellation is never another's error.
 func TestGetOrSetManyFillerCancelled(t *testing.T) {
 	ctx := t.Context()
-	c := newLocmem(t, nil, nil)
+	c := newCacheOn(t, newStore(t), nil)
 	fctx, cancel := context.WithCancel(ctx)
 	started := make(chan struct{})
 	fillerDone := make(chan error, 1)
@@ -251,15 +272,7 @@ func TestGetOrSetManyFillerCancelled(t *testing.T) {
 // not wait for it, and Close cancels it and waits for it to end.
 func TestGetOrSetManyRefreshStopsAtClose(t *testing.T) {
 	ctx := t.Context()
-	d, err := locmem.New(t.Name(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := djcache.New(d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newCacheOn(t, newStore(t), nil)
 	var fills atomic.Int32
 	refreshing := make(chan struct{})
 	var ended atomic.Bool
@@ -303,7 +316,7 @@ func TestGetOrSetManyRefreshStopsAtClose(t *testing.T) {
 // returned.
 func TestGetOrSetManyDecodeError(t *testing.T) {
 	ctx := t.Context()
-	c := newLocmem(t, nil, nil)
+	c := newCacheOn(t, newStore(t), nil)
 	if err := c.Set(ctx, "text", "not a number"); err != nil {
 		t.Fatal(err)
 	}
@@ -316,5 +329,54 @@ func TestGetOrSetManyDecodeError(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, map[string]int{"n": 7}) {
 		t.Errorf("GetOrSetMany[int] = %v, want n: 7", got)
+	}
+}
+
+// TestGetOrSetManyEarlyRefresh checks EarlyRefresh: with beta 1 and a fill
+// far shorter than the timeout no read refreshes (the fill is not called
+// on every read), and with a huge beta a read returns the current values
+// and refreshes them in the background.
+func TestGetOrSetManyEarlyRefresh(t *testing.T) {
+	ctx := t.Context()
+	c := newCacheOn(t, newStore(t), nil)
+	var fills atomic.Int32
+	fill := func(_ context.Context, missing []string) (map[string]int, error) {
+		n := int(fills.Add(1))
+		time.Sleep(2 * time.Millisecond) // a fill that takes time: its duration is stored
+		m := map[string]int{}
+		for _, k := range missing {
+			m[k] = n
+		}
+		return m, nil
+	}
+	keys := []string{"a", "b"}
+	for range 20 {
+		got, err := djcache.GetOrSetMany(ctx, c, keys, fill, djcache.Timeout(time.Hour), djcache.EarlyRefresh(1))
+		if err != nil || !reflect.DeepEqual(got, map[string]int{"a": 1, "b": 1}) {
+			t.Fatalf("GetOrSetMany(EarlyRefresh(1)) = %v, %v; want the first fill's values", got, err)
+		}
+	}
+	if n := fills.Load(); n != 1 {
+		t.Errorf("fill called %d times for 20 reads with EarlyRefresh(1) and a 1h timeout, want 1", n)
+	}
+	got, err := djcache.GetOrSetMany(ctx, c, keys, fill, djcache.Timeout(time.Hour), djcache.EarlyRefresh(1e12))
+	if err != nil || !reflect.DeepEqual(got, map[string]int{"a": 1, "b": 1}) {
+		t.Fatalf("GetOrSetMany(EarlyRefresh(1e12)) = %v, %v; want the current values at once", got, err)
+	}
+	if s := c.Stats(); s.EarlyRefreshes != 2 {
+		t.Fatalf("Stats().EarlyRefreshes = %d after a read with EarlyRefresh(1e12), want 2 (a key each): no refresh started", s.EarlyRefreshes)
+	}
+	for {
+		got, err := djcache.GetMany[int](ctx, c, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got["a"] == 2 && got["b"] == 2 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond) // until the refresh has stored its values
+	}
+	if n := fills.Load(); n != 2 {
+		t.Errorf("fill called %d times, want 2 (the first and one refresh of both keys)", n)
 	}
 }

@@ -159,13 +159,24 @@ func (h *hotState) mayRetry(made string, retry time.Duration) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t, failed := h.failedAt[made]
-	return !failed || now().Sub(t) >= retry
+	if failed && now().Sub(t) >= retry {
+		delete(h.failedAt, made)
+		return true
+	}
+	return !failed
 }
+
+// maxFailedKeys bounds failedAt: past it, the oldest memories of failed
+// refreshes are dropped (those keys may then retry sooner than RetryAfter).
+const maxFailedKeys = 4096
 
 func (h *hotState) result(made string, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err != nil {
+		if len(h.failedAt) >= maxFailedKeys {
+			clear(h.failedAt)
+		}
 		h.failedAt[made] = now()
 	} else {
 		delete(h.failedAt, made)
