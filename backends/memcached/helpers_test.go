@@ -49,14 +49,20 @@ type harness struct {
 	ns      string
 }
 
+// testTimeout is the client timeout of the tests' drivers, unless a test
+// sets its own: gomemcache's default (500ms, for the dial too) fails calls
+// on a machine busy with other work, and only the timeout tests are about
+// timeouts.
+const testTimeout = 10 * time.Second
+
 func (h *harness) MakeDriver(context.Context) (driver.Driver, error) {
-	return memcached.New(h.servers, &memcached.Options{Namespace: h.ns})
+	return memcached.New(h.servers, &memcached.Options{Namespace: h.ns, Timeout: testTimeout})
 }
 
 func (h *harness) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	d, err := memcached.New(h.servers, &memcached.Options{Namespace: h.ns})
+	d, err := memcached.New(h.servers, &memcached.Options{Namespace: h.ns, Timeout: testTimeout})
 	if err != nil {
 		return
 	}
@@ -79,6 +85,9 @@ func newCache(t *testing.T, servers []string, o *memcached.Options, co *djcache.
 		opts = *o
 	}
 	opts.Namespace = h.ns
+	if opts.Timeout == 0 {
+		opts.Timeout = testTimeout
+	}
 	d, err := memcached.New(servers, &opts)
 	if err != nil {
 		t.Fatal(err)
