@@ -3,9 +3,13 @@ package memcached
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"math"
+	"net"
 	"testing"
 	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/djcache/djcache/driver"
 )
@@ -206,4 +210,14 @@ func isInvalidKey(err error) bool {
 		err = u.Unwrap()
 	}
 	return false
+}
+
+// TestConnectTimeoutIsNetError: gomemcache's ConnectTimeoutError is not a
+// net.Error, but it is a connection failure: a Set that meets it must not
+// be reported as "server refused the value" (nor delete the entry).
+func TestConnectTimeoutIsNetError(t *testing.T) {
+	addr, _ := net.ResolveTCPAddr("tcp", "127.0.0.1:11211")
+	if !netError(fmt.Errorf("set: %w", &memcache.ConnectTimeoutError{Addr: addr})) {
+		t.Error("netError(ConnectTimeoutError) = false, want true")
+	}
 }

@@ -462,7 +462,8 @@ func staleConn(err error) bool {
 // server.
 func netError(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) || staleConn(err) || errors.Is(err, memcache.ErrNoServers)
+	var cte *memcache.ConnectTimeoutError // not a net.Error
+	return errors.As(err, &ne) || errors.As(err, &cte) || staleConn(err) || errors.Is(err, memcache.ErrNoServers)
 }
 
 // mapErr turns gomemcache's errors into the driver's.
