@@ -121,15 +121,19 @@ func TestSentinelFailover(t *testing.T) {
 	_, newPort, _ := net.SplitHostPort(now)
 
 	// Writes reach the new master by themselves (calls may fail while the
-	// roles change).
-	eventually(t, 30*time.Second, "a write succeeds on the new master", func() bool {
-		return c.Set(ctx, "after", "v2", djcache.Forever) == nil && port() == newPort
+	// roles change). A write that the old master took just before its
+	// demotion is lost when it resyncs from the new one, as with any
+	// Redis failover: the check is that writes are kept once the client
+	// has moved, so it writes again until one is read back there.
+	eventually(t, 30*time.Second, "a write on the new master is kept", func() bool {
+		if port() != newPort || c.Set(ctx, "after", "v2", djcache.Forever) != nil || port() != newPort {
+			return false
+		}
+		v, found, err := djcache.Get[string](ctx, c, "after")
+		return err == nil && found && v == "v2"
 	})
 	if v, found, err := djcache.Get[string](ctx, c, "before"); v != "v1" || !found || err != nil {
 		t.Errorf("Get(before) after the failover = %q, %v, %v; want v1", v, found, err)
-	}
-	if v, found, err := djcache.Get[string](ctx, c, "after"); v != "v2" || !found || err != nil {
-		t.Errorf("Get(after) after the failover = %q, %v, %v; want v2", v, found, err)
 	}
 	if n, err := c.Incr(ctx, "counter", 1); err == nil || n != 0 {
 		t.Errorf("Incr of a missing key = %d, %v; want ErrNotFound", n, err)
