@@ -16,7 +16,7 @@ import (
 func set(t *testing.T, ctx context.Context, c *djcache.Cache, key string, value any, opts ...djcache.Option) {
 	t.Helper()
 	if err := c.Set(ctx, key, value, opts...); err != nil {
-		t.Fatalf("Set(%q, %#v, %v): %v", key, value, opts, err)
+		t.Fatalf("Set(%q, %s, %v): %v", key, show(value), opts, err)
 	}
 }
 
