@@ -17,8 +17,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/djcache/djcache/driver"
 	"github.com/djcache/djcache/pickle"
 )
@@ -120,13 +118,23 @@ type hotState struct {
 	mu       sync.Mutex // protects the fields below, and wg.Add against stop
 	wg       sync.WaitGroup
 	stopped  bool
-	failedAt map[string]time.Time // the last failed background refresh, by made key
+	failedAt map[string]time.Time    // the last failed background refresh, by made key
+	running  map[string]*refreshCall // the background refreshes running, by made key
+}
+
+// refreshCall is a background refresh; done is closed when it ends, with
+// val and err set.
+type refreshCall struct {
+	done chan struct{}
+	val  []byte
+	err  error
 }
 
 func (h *hotState) init() {
 	h.once.Do(func() {
 		h.ctx, h.cancel = context.WithCancel(context.Background())
 		h.failedAt = map[string]time.Time{}
+		h.running = map[string]*refreshCall{}
 	})
 }
 
@@ -189,26 +197,25 @@ var errLockBusy = errors.New("djcache: another caller holds the fill lock")
 
 // getOrSetHot is GetOrSet after its read of made (v, found): a miss, an
 // entry with metadata, or a call with hot-key options.
-func (c *Cache) getOrSetHot(ctx context.Context, made string, dst any, fill func(context.Context) (any, error), co callOptions, v []byte, found bool) error {
+func (c *Cache) getOrSetHot(ctx context.Context, made string, dst any, fill func(context.Context) (any, error), co callOptions, v []byte, found bool, note *obsNote) error {
 	var inner []byte
 	var m entryMeta
+	mode := fillMiss
 	if found {
 		inner, m = splitMeta(v)
 		if m.ok && !m.fresh.IsZero() && co.hot.stale <= 0 && !now().Before(m.fresh) {
 			// Past its fresh life, and this call asks for no stale
 			// window: a miss. (The entry outlives its fresh life only by
 			// a backend's rounding of expiry times, or when another
-			// caller wrote it with Stale.) Remove it, so that the fill's
-			// Add stores the new value.
-			if _, err := c.drv.Delete(ctx, made); err != nil {
-				return c.opError("get_or_set", made, err)
-			}
-			found = false
+			// caller wrote it with Stale.) The fill replaces it, unless
+			// another caller has meanwhile.
+			found, mode = false, fillReplace
 		}
 	}
 	if !found {
 		c.stats.add(statMisses, 1)
-		b, err := c.fillWith(ctx, made, func() ([]byte, error) { return c.fillLocked(ctx, made, co, fill, false) })
+		note.misses = 1
+		b, err := c.fillWith(ctx, made, func() ([]byte, error) { return c.fillLocked(ctx, made, co, fill, mode, m.fresh) })
 		if err != nil {
 			return err
 		}
@@ -216,25 +223,27 @@ func (c *Cache) getOrSetHot(ctx context.Context, made string, dst any, fill func
 		return c.deliver(made, inner, m, dst)
 	}
 	c.stats.add(statHits, 1)
+	note.hits = 1
 	n := now()
 	if !m.ok || m.absent || m.fresh.IsZero() || n.Before(m.fresh) {
 		if m.ok && !m.absent && !m.fresh.IsZero() && co.hot.early > 0 && m.fill > 0 && xfetch(n, m, co.hot.early) {
-			if c.refreshLater(made, co, fill) != nil {
+			if _, started := c.refreshLater(made, m.fresh, co, fill); started {
 				c.stats.add(statEarlyRefreshes, 1)
+				c.hotEvent(ctx, EventEarlyRefresh, "get_or_set", made, 1, 0, nil)
 			}
 		}
 		return c.deliver(made, inner, m, dst)
 	}
 	// Stale: serve the old value, refresh behind it (or, with a soft fill
 	// timeout, wait that long for the new one).
-	ch := c.refreshLater(made, co, fill)
-	if ch != nil && co.hot.soft > 0 {
+	rc, _ := c.refreshLater(made, m.fresh, co, fill)
+	if rc != nil && co.hot.soft > 0 {
 		t := time.NewTimer(co.hot.soft)
 		defer t.Stop()
 		select {
-		case r := <-ch:
-			if r.Err == nil {
-				inner, m := splitMeta(r.Val.([]byte))
+		case <-rc.done:
+			if rc.err == nil && rc.val != nil {
+				inner, m := splitMeta(rc.val)
 				return c.deliver(made, inner, m, dst)
 			}
 		case <-t.C:
@@ -242,6 +251,7 @@ func (c *Cache) getOrSetHot(ctx context.Context, made string, dst any, fill func
 		}
 	}
 	c.stats.add(statStaleServed, 1)
+	c.hotEvent(ctx, EventStaleServed, "get_or_set", made, 1, 0, nil)
 	return c.deliver(made, inner, m, dst)
 }
 
@@ -267,39 +277,89 @@ func (c *Cache) deliver(made string, inner []byte, m entryMeta, dst any) error {
 }
 
 // refreshLater starts a background refresh of made, unless one is running
-// in this process (it then joins it), the cache is closed, or the key's
-// last refresh failed less than RetryAfter ago. It returns the flight's
-// result channel, or nil if it started nothing. The refresh runs on the
-// cache's background context: no caller's cancellation ends it; Close
-// does.
-func (c *Cache) refreshLater(made string, co callOptions, fill func(context.Context) (any, error)) <-chan singleflight.Result {
-	if !c.hot.mayRetry(made, co.hot.retryAfter()) || !c.hot.start() {
-		return nil
+// in this process (it then returns that one, and started is false), the
+// cache is closed, or the key's last refresh failed less than RetryAfter
+// ago (then it returns nil). seen is the end of the fresh life of the
+// entry the caller read: a refresh that finds a newer entry stored (by
+// another process's refresh) does not fill. The refresh runs on the cache's background
+// context: no caller's cancellation ends it; Close does, and waits for it.
+// It runs as made's single flight, so a GetOrSet that misses meanwhile
+// joins it rather than filling again.
+func (c *Cache) refreshLater(made string, seen time.Time, co callOptions, fill func(context.Context) (any, error)) (rc *refreshCall, started bool) {
+	h := &c.hot
+	h.init()
+	h.mu.Lock()
+	if rc := h.running[made]; rc != nil {
+		h.mu.Unlock()
+		return rc, false
 	}
-	ch := c.flight.DoChan(made, func() (any, error) {
-		b, err := c.fillLocked(c.hot.ctx, made, co, fill, true)
+	if h.stopped {
+		h.mu.Unlock()
+		return nil, false
+	}
+	if t, failed := h.failedAt[made]; failed {
+		if now().Sub(t) < co.hot.retryAfter() {
+			h.mu.Unlock()
+			return nil, false
+		}
+		delete(h.failedAt, made)
+	}
+	rc = &refreshCall{done: make(chan struct{})}
+	h.running[made] = rc
+	h.wg.Add(1)
+	h.mu.Unlock()
+	go func() {
+		defer h.wg.Done()
+		v, err, _ := c.flight.Do(made, func() (any, error) {
+			return c.fillLocked(h.ctx, made, co, fill, fillRefresh, seen)
+		})
+		rc.val, _ = v.([]byte)
+		rc.err = err
 		switch {
-		case errors.Is(err, errLockBusy), c.hot.ctx.Err() != nil:
+		case errors.Is(err, errLockBusy), h.ctx.Err() != nil:
 			// Another caller refreshes, or the cache is closing.
 		case err != nil:
-			c.hot.result(made, err)
+			h.result(made, err)
 			c.log().LogAttrs(context.Background(), slog.LevelWarn, "djcache: background refresh failed; serving the stale value",
 				slog.String("key", made), slog.String("backend", c.backend), slog.Any("error", err))
 			c.stats.add(statRefreshErrors, 1) // after the log: a reader of the count finds the record
-		default:
-			c.hot.result(made, nil)
+			c.hotEvent(h.ctx, EventRefreshError, "get_or_set", made, 1, 0, err)
 		}
-		return b, err
-	})
-	// DoChan runs the function in a goroutine of its own, or joins the
-	// flight already running. Either way the caller does not wait; the
-	// WaitGroup (Close waits on it) is released when the flight ends.
-	out := make(chan singleflight.Result, 1)
-	go func() {
-		defer c.hot.wg.Done()
-		out <- <-ch
+		h.mu.Lock()
+		delete(h.running, made)
+		h.mu.Unlock()
+		close(rc.done)
 	}()
-	return out
+	return rc, true
+}
+
+// fillMode is how fillLocked treats an entry it finds.
+type fillMode uint8
+
+const (
+	// fillMiss: GetOrSet missed. Any entry found (another caller's fill)
+	// is the answer, and the fill's value is stored with Add.
+	fillMiss fillMode = iota
+	// fillReplace: GetOrSet found an entry past its fresh life and wants
+	// no stale value. A fresh entry found is the answer; otherwise the
+	// fill's value replaces the old one (Set).
+	fillReplace
+	// fillRefresh: a background refresh. A fresh entry found (another
+	// refresh stored it) ends it; it gives up if another caller holds the
+	// fill lock; otherwise its value replaces the old one (Set).
+	fillRefresh
+)
+
+// answers reports whether v, an entry fillLocked found, makes the fill
+// needless in mode m, seen being the end of the fresh life of the entry
+// that the caller read before deciding to fill: another caller stored a
+// newer entry since (one fresh for longer, or without metadata).
+func (m fillMode) answers(v []byte, seen time.Time) bool {
+	if m == fillMiss {
+		return true
+	}
+	_, meta := splitMeta(v)
+	return !meta.ok || meta.absent || meta.fresh.IsZero() || meta.fresh.After(seen)
 }
 
 // fillLocked runs a fill of made, as the body of a flight in this process.
@@ -320,16 +380,9 @@ func (c *Cache) refreshLater(made string, co callOptions, fill func(context.Cont
 // and gives up if another caller holds the lock; a fill after a miss waits
 // for the lock's holder to store its value, and fills itself once the lock
 // is gone.
-func (c *Cache) fillLocked(ctx context.Context, made string, co callOptions, fill func(context.Context) (any, error), refresh bool) ([]byte, error) {
+func (c *Cache) fillLocked(ctx context.Context, made string, co callOptions, fill func(context.Context) (any, error), mode fillMode, seen time.Time) ([]byte, error) {
 	if co.hot.lock <= 0 {
-		if !refresh {
-			if v, found, err := c.drv.Get(ctx, made); err != nil {
-				return nil, c.opError("get_or_set", made, err)
-			} else if found {
-				return v, nil
-			}
-		}
-		return c.runFill(ctx, made, co, fill, refresh)
+		return c.filledOrFill(ctx, made, co, fill, mode, seen)
 	}
 	lk := lockKey(made)
 	backoff := 2 * time.Millisecond
@@ -340,16 +393,17 @@ func (c *Cache) fillLocked(ctx context.Context, made string, co callOptions, fil
 			return nil, c.opError("get_or_set", made, err)
 		}
 		if got {
-			b, err := c.filledOrFill(ctx, made, co, fill, refresh)
+			b, err := c.filledOrFill(ctx, made, co, fill, mode, seen)
 			c.unlock(ctx, lk, token)
 			return b, err
 		}
-		if refresh {
+		if mode == fillRefresh {
 			return nil, errLockBusy
 		}
 		if !waited {
 			waited = true
 			c.stats.add(statLockWaits, 1)
+			c.hotEvent(ctx, EventLockWait, "get_or_set", made, 1, 0, nil)
 		}
 		// Another caller is filling: wait for its value, or for its lock
 		// to go (released or expired), with a growing pause.
@@ -359,23 +413,23 @@ func (c *Cache) fillLocked(ctx context.Context, made string, co callOptions, fil
 		backoff = min(2*backoff, 100*time.Millisecond)
 		if v, found, err := c.drv.Get(ctx, made); err != nil {
 			return nil, c.opError("get_or_set", made, err)
-		} else if found {
+		} else if found && mode.answers(v, seen) {
 			return v, nil
 		}
 	}
 }
 
-// filledOrFill, with the lock held, fills made unless (after a miss) a
-// value arrived while the lock was being taken.
-func (c *Cache) filledOrFill(ctx context.Context, made string, co callOptions, fill func(context.Context) (any, error), refresh bool) ([]byte, error) {
-	if !refresh {
-		if v, found, err := c.drv.Get(ctx, made); err != nil {
-			return nil, c.opError("get_or_set", made, err)
-		} else if found {
-			return v, nil
-		}
+// filledOrFill (under the fill lock, if there is one) reads made again and
+// returns what it finds if that makes the fill needless in mode (another
+// caller, in this process or another, filled or refreshed it since this
+// one looked), and fills otherwise.
+func (c *Cache) filledOrFill(ctx context.Context, made string, co callOptions, fill func(context.Context) (any, error), mode fillMode, seen time.Time) ([]byte, error) {
+	if v, found, err := c.drv.Get(ctx, made); err != nil {
+		return nil, c.opError("get_or_set", made, err)
+	} else if found && mode.answers(v, seen) {
+		return v, nil
 	}
-	return c.runFill(ctx, made, co, fill, refresh)
+	return c.runFill(ctx, made, co, fill, mode != fillMiss)
 }
 
 // cancelled wraps a context's error for a flight: the other callers of the
@@ -397,12 +451,14 @@ func (c *Cache) runFill(ctx context.Context, made string, co callOptions, fill f
 	val, ferr := callFill(fctx, fill)
 	took := now().Sub(start)
 	c.stats.add(statFills, 1)
+	c.hotEvent(ctx, EventFill, "get_or_set", made, 1, took, ferr)
 	absent := errors.Is(ferr, ErrAbsent)
 	if ferr != nil && !absent {
-		c.stats.add(statFillErrors, 1)
 		if ctx.Err() != nil {
+			// The caller left (or the cache closed): not the fill's failure.
 			return nil, c.cancelled(made, ctx.Err())
 		}
+		c.stats.add(statFillErrors, 1)
 		return nil, ferr
 	}
 	timeout := co.timeout
