@@ -47,6 +47,16 @@ func TestAllocations(t *testing.T) {
 			t.Errorf("%s: %v allocations per call, want at most %v", tc.name, got, tc.max)
 		}
 	}
+	// An attached Observer costs no allocation either: the Event is a value.
+	od, err := locmem.New(t.Name()+"-observed", &locmem.Options{MaxEntries: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc, _ := djcache.New(od, &djcache.Options{Observer: &nopObserver{}})
+	oc.Set(ctx, "n", 42)
+	if got := testing.AllocsPerRun(200, func() { oc.Get(ctx, "n", &n) }); got > 0 {
+		t.Errorf("Get hit into *int with an Observer: %v allocations per call, want 0", got)
+	}
 	// Options are values: the same call with and without one allocates the same.
 	plain := testing.AllocsPerRun(200, func() { c.Set(ctx, "k", 1) })
 	withOpt := testing.AllocsPerRun(200, func() { c.Set(ctx, "k", 1, djcache.Timeout(time.Minute)) })

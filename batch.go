@@ -75,7 +75,7 @@ func distinctKeys(keys []string) []string {
 // order, its made key, and the encoded values found by made key. The
 // fallback for drivers without driver.GetManyDriver calls Get once per
 // distinct key.
-func (c *Cache) getManyRaw(ctx context.Context, keys []string, opts []Option) (made []string, got map[string][]byte, err error) {
+func (c *Cache) getManyRaw(ctx context.Context, keys []string, opts []Option, note *obsNote) (made []string, got map[string][]byte, err error) {
 	if err := c.enter(ctx, "get_many"); err != nil {
 		return nil, nil, err
 	}
@@ -104,6 +104,7 @@ func (c *Cache) getManyRaw(ctx context.Context, keys []string, opts []Option) (m
 	}
 	c.stats.add(statHits, uint64(len(got)))
 	c.stats.add(statMisses, uint64(len(distinct)-len(got)))
+	note.hits, note.misses = len(got), len(distinct)-len(got)
 	return made, got, nil
 }
 
@@ -119,7 +120,11 @@ func (c *Cache) getManyRaw(ctx context.Context, keys []string, opts []Option) (m
 // out, each with its *DecodeError; an entry the map held for such a key is
 // left as it was. If the lookup itself fails, GetMany returns its error and
 // leaves the map unchanged.
-func (c *Cache) GetMany(ctx context.Context, keys []string, dst any, opts ...Option) error {
+func (c *Cache) GetMany(ctx context.Context, keys []string, dst any, opts ...Option) (err error) {
+	var note obsNote
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "get_many", "", now(), &note, nil, &err)
+	}
 	mv, err := mapDst(dst)
 	if err != nil {
 		if eerr := c.enter(ctx, "get_many"); eerr != nil {
@@ -127,7 +132,7 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, dst any, opts ...Opt
 		}
 		return c.opError("get_many", "", err)
 	}
-	made, got, err := c.getManyRaw(ctx, keys, opts)
+	made, got, err := c.getManyRaw(ctx, keys, opts, &note)
 	if err != nil {
 		return err
 	}
@@ -141,6 +146,7 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, dst any, opts ...Opt
 		if !ok {
 			continue
 		}
+		note.size += len(b)
 		ev := reflect.New(t.Elem())
 		if err := c.decode(b, ev.Interface()); err != nil {
 			bad.add(k, err)
@@ -194,6 +200,10 @@ func mapDst(dst any) (reflect.Value, error) {
 // nothing. A driver failure returns the keys it left unstored and the first
 // error.
 func (c *Cache) SetMany(ctx context.Context, items map[string]any, opts ...Option) (failed []string, err error) {
+	var note obsNote
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "set_many", "", now(), &note, nil, &err)
+	}
 	if err := c.enter(ctx, "set_many"); err != nil {
 		return nil, err
 	}
@@ -217,6 +227,7 @@ func (c *Cache) SetMany(ctx context.Context, items map[string]any, opts ...Optio
 			return nil, c.opError("set_many", m, err)
 		}
 		back[m] = k
+		note.size += len(b)
 		if co.jitter > 0 {
 			exp = c.entryExpiry(&co) // keys written together do not expire together
 		}
@@ -245,12 +256,17 @@ func (c *Cache) SetMany(ctx context.Context, items map[string]any, opts ...Optio
 	}
 	slices.Sort(failed)
 	c.stats.add(statSets, uint64(len(batch)-len(madeFailed)))
+	note.sets = len(batch) - len(madeFailed)
 	return failed, c.opError("set_many", "", err)
 }
 
 // DeleteMany removes every key, in one round trip where the backend allows.
 // Missing keys are not an error.
-func (c *Cache) DeleteMany(ctx context.Context, keys []string, opts ...Option) error {
+func (c *Cache) DeleteMany(ctx context.Context, keys []string, opts ...Option) (err error) {
+	var note obsNote
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "delete_many", "", now(), &note, nil, &err)
+	}
 	if err := c.enter(ctx, "delete_many"); err != nil {
 		return err
 	}
@@ -261,6 +277,7 @@ func (c *Cache) DeleteMany(ctx context.Context, keys []string, opts ...Option) e
 	}
 	slices.Sort(distinct)
 	c.stats.add(statDeletes, uint64(len(distinct)))
+	note.deletes = len(distinct)
 	if c.deleteMany != nil {
 		return c.opError("delete_many", "", c.deleteMany.DeleteMany(ctx, distinct))
 	}

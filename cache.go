@@ -46,6 +46,7 @@ type Cache struct {
 	hot    hotState           // GetOrSet's background refreshes (hotkeys.go)
 	many   manyState          // GetOrSetMany's fills in flight, by made key (getorsetmany.go)
 	stats  stats
+	obs    atomic.Pointer[observers] // the attached Observers, nil if none (observe.go)
 }
 
 // lifecycle is kept apart from Cache so that a cleanup can close the driver
@@ -72,6 +73,11 @@ func New(d driver.Driver, o *Options) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newCache(d, s), nil
+}
+
+// newCache is New with validated settings.
+func newCache(d driver.Driver, s settings) *Cache {
 	c := &Cache{
 		drv:     d,
 		backend: backendName(d),
@@ -91,7 +97,8 @@ func New(d driver.Driver, o *Options) (*Cache, error) {
 	if p, ok := d.(driver.Pickler); ok && s.pickle {
 		c.set.natives = p.UsePickle()
 	}
-	return c, nil
+	c.Observe(s.observer)
+	return c
 }
 
 // backendName is the last element of the driver's package path, such as
@@ -161,6 +168,10 @@ func putValueBuf(bp *[]byte, b []byte) {
 // *any) decode without reflection. A value that does not fit dst's type
 // gives a *DecodeError naming both.
 func (c *Cache) Get(ctx context.Context, key string, dst any, opts ...Option) (found bool, err error) {
+	var note obsNote
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "get", key, now(), &note, &found, &err)
+	}
 	if err := c.enter(ctx, "get"); err != nil {
 		return false, err
 	}
@@ -169,20 +180,21 @@ func (c *Cache) Get(ctx context.Context, key string, dst any, opts ...Option) (f
 	}
 	co := c.options(opts)
 	if c.shared != nil && c.set.keyFunc == nil {
-		return c.getShared(ctx, key, co.version, dst)
+		return c.getShared(ctx, key, co.version, dst, &note)
 	}
 	made := c.makeKey(key, co.version)
 	if err := c.checkKey(ctx, "get", made); err != nil {
 		return false, err
 	}
 	v, found, err := c.drv.Get(ctx, made)
+	note.size = len(v)
 	return c.finishGet("get", made, v, found, err, dst)
 }
 
 // getShared is Get on a driver.GetSharedDriver: the made key lives in a
 // pooled buffer and the value is decoded from the driver's own bytes, so a
 // hit allocates only what dst needs.
-func (c *Cache) getShared(ctx context.Context, key string, version int, dst any) (bool, error) {
+func (c *Cache) getShared(ctx context.Context, key string, version int, dst any, note *obsNote) (bool, error) {
 	bp := keyBufs.Get().(*[]byte)
 	b := c.appendKey((*bp)[:0], key, version)
 	made := unsafe.String(unsafe.SliceData(b), len(b))
@@ -191,6 +203,7 @@ func (c *Cache) getShared(ctx context.Context, key string, version int, dst any)
 	if err == nil {
 		var v []byte
 		v, found, err = c.shared.GetShared(ctx, made)
+		note.size = len(v)
 		found, err = c.finishGet("get", made, v, found, err, dst)
 	}
 	*bp = b[:0]
@@ -217,7 +230,11 @@ func (c *Cache) finishGet(op, made string, v []byte, found bool, err error, dst 
 // timeout unless a Timeout or Forever option says otherwise. A value that
 // cannot be encoded returns an *EncodeError and leaves the earlier value
 // intact. Timeout(0) (or negative) removes the entry: nothing stays cached.
-func (c *Cache) Set(ctx context.Context, key string, value any, opts ...Option) error {
+func (c *Cache) Set(ctx context.Context, key string, value any, opts ...Option) (err error) {
+	var note obsNote
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "set", key, now(), &note, nil, &err)
+	}
 	co := c.options(opts)
 	made, err := c.prepare(ctx, "set", key, co.version)
 	if err == nil && co.err != nil {
@@ -229,6 +246,7 @@ func (c *Cache) Set(ctx context.Context, key string, value any, opts ...Option) 
 	bp := valueBufs.Get().(*[]byte)
 	b, err := c.encode((*bp)[:0], value)
 	if err == nil {
+		note.size = len(b)
 		err = c.drv.Set(ctx, made, b, c.expiry(co.timeout))
 	}
 	putValueBuf(bp, b)
@@ -244,6 +262,10 @@ func (c *Cache) Set(ctx context.Context, key string, value any, opts ...Option) 
 // whether it stored it. With Timeout(0), Add over an absent key reports true
 // and stores nothing visible, as in Django.
 func (c *Cache) Add(ctx context.Context, key string, value any, opts ...Option) (added bool, err error) {
+	var note obsNote
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "add", key, now(), &note, &added, &err)
+	}
 	co := c.options(opts)
 	made, err := c.prepare(ctx, "add", key, co.version)
 	if err == nil && co.err != nil {
@@ -255,6 +277,7 @@ func (c *Cache) Add(ctx context.Context, key string, value any, opts ...Option) 
 	bp := valueBufs.Get().(*[]byte)
 	b, err := c.encode((*bp)[:0], value)
 	if err == nil {
+		note.size = len(b)
 		added, err = c.drv.Add(ctx, made, b, c.expiry(co.timeout))
 	}
 	putValueBuf(bp, b)
@@ -270,6 +293,9 @@ func (c *Cache) Add(ctx context.Context, key string, value any, opts ...Option) 
 // Delete removes key and reports whether a live entry was removed (an
 // expired entry reports false).
 func (c *Cache) Delete(ctx context.Context, key string, opts ...Option) (deleted bool, err error) {
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "delete", key, now(), nil, &deleted, &err)
+	}
 	co := c.options(opts)
 	made, err := c.prepare(ctx, "delete", key, co.version)
 	if err != nil {
@@ -282,13 +308,15 @@ func (c *Cache) Delete(ctx context.Context, key string, opts ...Option) (deleted
 
 // Has reports whether key holds a live entry (Django's has_key). A stored
 // nil counts.
-func (c *Cache) Has(ctx context.Context, key string, opts ...Option) (bool, error) {
+func (c *Cache) Has(ctx context.Context, key string, opts ...Option) (found bool, err error) {
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "has_key", key, now(), nil, &found, &err)
+	}
 	co := c.options(opts)
 	made, err := c.prepare(ctx, "has_key", key, co.version)
 	if err != nil {
 		return false, err
 	}
-	var found bool
 	if c.has != nil {
 		found, err = c.has.Has(ctx, made)
 	} else {
@@ -310,6 +338,9 @@ func (c *Cache) Has(ctx context.Context, key string, opts ...Option) (bool, erro
 // one. It never revives an expired entry. Touch with Timeout(0) expires a
 // live entry and reports true.
 func (c *Cache) Touch(ctx context.Context, key string, opts ...Option) (touched bool, err error) {
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "touch", key, now(), nil, nil, &err)
+	}
 	co := c.options(opts)
 	made, err := c.prepare(ctx, "touch", key, co.version)
 	if err == nil && co.err != nil {
@@ -326,13 +357,19 @@ func (c *Cache) Touch(ctx context.Context, key string, opts ...Option) (touched 
 // new value, keeping the entry's expiry. A missing key gives ErrNotFound, a
 // value that is not an integer (or nil) ErrNotInteger, and a result outside
 // the int64 range ErrOverflow with the value unchanged.
-func (c *Cache) Incr(ctx context.Context, key string, delta int64, opts ...Option) (int64, error) {
+func (c *Cache) Incr(ctx context.Context, key string, delta int64, opts ...Option) (n int64, err error) {
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "incr", key, now(), nil, nil, &err)
+	}
 	return c.incr(ctx, "incr", key, delta, opts)
 }
 
 // Decr is Incr with -delta. On memcached, values are unsigned and Decr stops
 // at 0 (see the memcached backend).
-func (c *Cache) Decr(ctx context.Context, key string, delta int64, opts ...Option) (int64, error) {
+func (c *Cache) Decr(ctx context.Context, key string, delta int64, opts ...Option) (n int64, err error) {
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "decr", key, now(), nil, nil, &err)
+	}
 	if delta == math.MinInt64 {
 		co := c.options(opts)
 		made, err := c.prepare(ctx, "decr", key, co.version)
@@ -368,11 +405,17 @@ func (c *Cache) incr(ctx context.Context, op, key string, delta int64, opts []Op
 // Forever option sets the new entry's lifetime explicitly. A missing key
 // gives ErrNotFound. A delta of 0 leaves the entry where it is.
 func (c *Cache) IncrVersion(ctx context.Context, key string, delta int, opts ...Option) (newVersion int, err error) {
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "incr_version", key, now(), nil, nil, &err)
+	}
 	return c.moveVersion(ctx, "incr_version", key, delta, opts)
 }
 
 // DecrVersion is IncrVersion with -delta.
 func (c *Cache) DecrVersion(ctx context.Context, key string, delta int, opts ...Option) (newVersion int, err error) {
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "decr_version", key, now(), nil, nil, &err)
+	}
 	return c.moveVersion(ctx, "decr_version", key, -delta, opts)
 }
 
@@ -439,7 +482,11 @@ func (c *Cache) moveVersion(ctx context.Context, op, key string, delta int, opts
 // Under load, the options Stale, EarlyRefresh, FillLock, FillTimeout,
 // AbsentTimeout, RetryAfter and Jitter protect a hot key (hotkeys.go and
 // the package documentation, section Hot keys).
-func (c *Cache) GetOrSet(ctx context.Context, key string, dst any, fill func(context.Context) (any, error), opts ...Option) error {
+func (c *Cache) GetOrSet(ctx context.Context, key string, dst any, fill func(context.Context) (any, error), opts ...Option) (err error) {
+	var note obsNote
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "get_or_set", key, now(), &note, nil, &err)
+	}
 	if err := c.enter(ctx, "get_or_set"); err != nil {
 		return err
 	}
@@ -464,9 +511,10 @@ func (c *Cache) GetOrSet(ctx context.Context, key string, dst any, fill func(con
 	if !found || hasMeta(v) || co.hot.active() {
 		// A miss, an entry with metadata (stale, early refresh, absence)
 		// or a call with hot-key options.
-		return c.getOrSetHot(ctx, made, dst, fill, co, v, found)
+		return c.getOrSetHot(ctx, made, dst, fill, co, v, found, &note)
 	}
 	c.stats.add(statHits, 1)
+	note.hits = 1
 	if err := c.decode(v, dst); err != nil {
 		return c.opError("get_or_set", made, err)
 	}
@@ -511,7 +559,10 @@ func (c *Cache) fillWith(ctx context.Context, made string, once func() ([]byte, 
 // Clear removes every entry of this cache's storage (its locmem name,
 // directory, table or key pattern) and, on shared servers, nothing else;
 // see each backend for how.
-func (c *Cache) Clear(ctx context.Context) error {
+func (c *Cache) Clear(ctx context.Context) (err error) {
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "clear", "", now(), nil, nil, &err)
+	}
 	if err := c.enter(ctx, "clear"); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -464,6 +465,11 @@ var optionParams = map[string]map[string]string{
 		"PARSER_CLASS": "", "CONNECTION_POOL_KWARGS": "", "parser_class": "", "pool_class": "",
 		"SOCKET_CONNECT_TIMEOUT": "dial_timeout", "SOCKET_TIMEOUT": "read_timeout",
 		"socket_connect_timeout": "dial_timeout", "socket_timeout": "read_timeout",
+		// redis-py connection options of Django's RedisCache: go-redis
+		// decides which failures to retry (max_retries) and checks pooled
+		// connections itself.
+		"retry_on_timeout": "", "health_check_interval": "", "socket_keepalive": "", "socket_keepalive_options": "",
+		"max_connections": "pool_size",
 	},
 }
 
@@ -564,6 +570,8 @@ func (s *Settings) target(alias string, cs CacheSettings, co *CachesOptions) (al
 		return nil
 	}
 	optKind := kind
+	var redisLocations []string       // a Redis alias's LOCATIONs, the leader first
+	var redisDB, redisPassword string // its OPTIONS db and password, if given
 	switch kind {
 	case "locmem":
 		t.u = &url.URL{Scheme: "locmem", Host: loc}
@@ -611,19 +619,16 @@ func (s *Settings) target(alias string, cs CacheSettings, co *CachesOptions) (al
 		if len(urls) == 0 {
 			return t, errors.New("LOCATION: Redis needs a URL such as redis://127.0.0.1:6379")
 		}
-		// Django's RedisCache writes to the first server and reads from the
-		// others (replicas). djcache reads and writes the first, which is
-		// always consistent; the replicas are not used.
-		u, err := url.Parse(urls[0])
+		// Django's RedisCache (and django-redis) writes to the first server
+		// and reads from the others, its replicas: they become the URL's
+		// replica parameters once OPTIONS are read (see redisReplicas).
+		u, err := parseRedisLocation(urls[0])
 		if err != nil {
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err
-			}
 			return t, fmt.Errorf("LOCATION: %v", err)
 		}
 		t.u = u
 		q = u.Query()
+		redisLocations = urls
 	case "dummy":
 		t.u = &url.URL{Scheme: "dummy"}
 	default:
@@ -672,13 +677,27 @@ func (s *Settings) target(alias string, cs CacheSettings, co *CachesOptions) (al
 		switch {
 		case kind == "db" && k == "DATABASE":
 			continue // read by databaseURL
+		case kind == "redis" && k == "db":
+			// redis-py's db keyword: a database the URL names wins over it
+			// (see redisReplicas).
+			val, err := paramValue(v)
+			if err != nil {
+				return t, fmt.Errorf("OPTIONS[%q]: %v", k, err)
+			}
+			redisDB = val
+			continue
 		case kind == "redis" && (k == "PASSWORD" || k == "password"):
 			// In the URL's user information, where Redacted hides it.
 			pw, ok := v.(string)
 			if !ok {
 				return t, fmt.Errorf("OPTIONS[%q]: want a string", k)
 			}
-			t.u.User = url.UserPassword(t.u.User.Username(), pw)
+			if _, inURL := t.u.User.Password(); !inURL {
+				// redis-py, under both Redis backends: the URL's own
+				// password wins.
+				t.u.User = url.UserPassword(t.u.User.Username(), pw)
+			}
+			redisPassword = pw
 			continue
 		case k == "SERIALIZER" || k == "serializer":
 			o, err := serializerOption(k, v)
@@ -722,6 +741,11 @@ func (s *Settings) target(alias string, cs CacheSettings, co *CachesOptions) (al
 	if optSz != "" {
 		sz, from = optSz, fmt.Sprintf("OPTIONS[%q]", optKey)
 	}
+	if kind == "redis" {
+		if err := redisReplicas(redisLocations, redisDB, redisPassword, q); err != nil {
+			return t, err
+		}
+	}
 	// The URL shows a pickle alias as such; a native one has no parameter,
 	// so that the URL alone opens what the alias opens.
 	t.opts.Serializer = sz
@@ -734,6 +758,105 @@ func (s *Settings) target(alias string, cs CacheSettings, co *CachesOptions) (al
 	}
 	t.u.RawQuery = q.Encode()
 	return t, nil
+}
+
+// parseRedisLocation parses one Redis LOCATION; its errors never show the
+// URL, which may hold a password.
+func parseRedisLocation(loc string) (*url.URL, error) {
+	u, err := url.Parse(loc)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, err
+	}
+	return u, nil
+}
+
+// redisDatabase is the database a Redis LOCATION selects, as redis-py
+// picks it: the URL's db parameter, else its path, else OPTIONS["db"]
+// (optDB), else 0.
+func redisDatabase(u *url.URL, optDB string) string {
+	if db := u.Query().Get("db"); db != "" {
+		return db
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		return p
+	}
+	return cmp.Or(optDB, "0")
+}
+
+// redisReplicas completes the query q of a Redis alias's URL (made from
+// locs[0], the leader) with what the other LOCATIONs and OPTIONS say.
+//
+// OPTIONS["db"] (Django's RedisCache passes it to redis-py, under the
+// URL's own choice) becomes the db parameter when the leader's URL names
+// no database; go-redis would let a db parameter override the URL's path.
+//
+// Each further LOCATION is a read replica, as Django's RedisCache and
+// django-redis use them (reads from one of them at random, writes to the
+// first): it becomes a replica=HOST:PORT parameter, whose client the redis
+// backend makes with the leader's URL but that address. So a replica must
+// have the leader's scheme, user, password, database and URL parameters;
+// one that differs is an error that says in what (djcache would otherwise
+// read from another database, or fail to log in).
+func redisReplicas(locs []string, optDB, optPassword string, q url.Values) error {
+	if len(locs) == 0 {
+		return nil
+	}
+	leader, err := parseRedisLocation(locs[0])
+	if err != nil {
+		return fmt.Errorf("LOCATION: %v", err)
+	}
+	if optDB != "" && !q.Has("db") && strings.Trim(leader.Path, "/") == "" {
+		q.Set("db", optDB)
+	}
+	// What a LOCATION shares with the leader, as redis-py reads it (the
+	// URL's password wins over OPTIONS).
+	type shared struct{ scheme, user, password, db, params string }
+	sharedOf := func(u *url.URL) shared {
+		pw, ok := u.User.Password()
+		if !ok {
+			pw = optPassword
+		}
+		params := u.Query()
+		params.Del("db")
+		return shared{strings.ToLower(u.Scheme), u.User.Username(), pw, redisDatabase(u, optDB), params.Encode()}
+	}
+	want := sharedOf(leader)
+	for i, loc := range locs[1:] {
+		r, err := parseRedisLocation(loc)
+		if err != nil {
+			return fmt.Errorf("LOCATION[%d]: %v", i+1, err)
+		}
+		got := sharedOf(r)
+		var differs []string
+		if got.scheme != want.scheme {
+			differs = append(differs, "scheme")
+		}
+		if got.user != want.user || got.password != want.password {
+			differs = append(differs, "user or password")
+		}
+		if got.db != want.db {
+			differs = append(differs, fmt.Sprintf("database (%s, not %s)", got.db, want.db))
+		}
+		if got.params != want.params {
+			differs = append(differs, "URL parameters")
+		}
+		if len(differs) > 0 {
+			return fmt.Errorf("LOCATION[%d] (host %s): djcache reads from the replicas with the first LOCATION's scheme, user, password, database and URL parameters, and this one differs in its %s", i+1, r.Host, strings.Join(differs, ", "))
+		}
+		host, port := r.Hostname(), r.Port()
+		if host == "" {
+			host = "localhost" // redis-py's and go-redis's default
+		}
+		if port == "" {
+			port = "6379"
+		}
+		q.Add("replica", net.JoinHostPort(host, port))
+	}
+	return nil
 }
 
 // databaseURL builds a db backend URL from the DATABASES alias a
@@ -841,9 +964,10 @@ type Caches struct {
 	targets map[string]aliasTarget
 	order   []string
 
-	mu     sync.Mutex        // protects opened and closed
-	opened map[string]*Cache // by alias
-	closed bool
+	mu        sync.Mutex        // protects opened, closed and observers
+	opened    map[string]*Cache // by alias
+	closed    bool
+	observers []Observer // attached to every cache opened (observe.go)
 }
 
 // NewCaches returns a handler for the aliases in s. It checks every alias
@@ -963,6 +1087,7 @@ func (cs *Caches) Cache(alias string) (*Cache, error) {
 	if err != nil {
 		return nil, &contextError{fmt.Sprintf("djcache: cache %q (%s): ", alias, t.u.Redacted()), err}
 	}
+	cs.attach(alias, c)
 	cs.opened[alias] = c
 	return c, nil
 }

@@ -34,7 +34,7 @@ func TestSettingsDjangoDocs(t *testing.T) {
 			"redis://username:password@127.0.0.1:6379?serializer=pickle"},
 		{"redis leader and replicas", `{"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
 			"LOCATION": ["redis://127.0.0.1:6379", "redis://127.0.0.1:6378", "redis://127.0.0.1:6377"]}}`,
-			"redis://127.0.0.1:6379?serializer=pickle"},
+			"redis://127.0.0.1:6379?replica=127.0.0.1%3A6378&replica=127.0.0.1%3A6377&serializer=pickle"},
 		{"redis options", `{"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379",
 			"OPTIONS": {"db": "10", "pool_class": "redis.BlockingConnectionPool"}}}`,
 			"redis://127.0.0.1:6379?db=10&serializer=pickle"},

@@ -226,19 +226,21 @@
 //
 // BACKEND is Django's dotted path (LocMemCache, FileBasedCache,
 // DatabaseCache, PyMemcacheCache, PyLibMCCache, RedisCache, django_redis's
-// RedisCache, DummyCache) or a djcache scheme. LOCATION is what Django takes:
-// a locmem name, a directory, a table name, memcached servers (a list, or
-// one string separated by ";" or ","), Redis URLs (Django's first LOCATION
-// is its leader; djcache reads and writes it and leaves the replicas
-// alone). A DatabaseCache takes its connection from DATABASES["default"]
-// (or OPTIONS["DATABASE"]), so give the settings as {"CACHES": …,
-// "DATABASES": …}. TIMEOUT null is Forever and numbers are cut to whole
-// seconds as Django's int() does. OPTIONS["MAX_ENTRIES"] and
-// ["CULL_FREQUENCY"] bound locmem, file and database caches; the other
-// OPTIONS become the backend's URL parameters (Django client options
-// without a Go meaning, such as pymemcache's no_delay, are accepted and
-// ignored), so an option the backend does not know is an error that names
-// it. KEY_FUNCTION names a Go function given in [CachesOptions].KeyFuncs.
+// RedisCache, DummyCache) or a djcache scheme. LOCATION is what Django
+// takes: a locmem name, a directory, a table name, memcached servers (a
+// list, or one string separated by ";" or ","), Redis URLs (the first is
+// the leader, which takes every write; as in Django, reads go to one of the
+// others at random, the read replicas, which must share the leader's user,
+// password, database and URL parameters: see package backends/redis). A
+// DatabaseCache takes its connection from DATABASES["default"] (or
+// OPTIONS["DATABASE"]), so give the settings as {"CACHES": …, "DATABASES":
+// …}. TIMEOUT null is Forever and numbers are cut to whole seconds as
+// Django's int() does. OPTIONS["MAX_ENTRIES"] and ["CULL_FREQUENCY"] bound
+// locmem, file and database caches; the other OPTIONS become the backend's
+// URL parameters (Django client options without a Go meaning, such as
+// pymemcache's no_delay, are accepted and ignored), so an option the
+// backend does not know is an error that names it. KEY_FUNCTION names a Go
+// function given in [CachesOptions].KeyFuncs.
 //
 // # Sharing a cache with Django
 //
@@ -322,18 +324,22 @@
 //     share one row, for Django too); djcache uses it as it is and logs a
 //     warning with the ALTER TABLE statement that makes keys exact, which
 //     Django takes as well (djcache's own table is exact from the start).
-//     Django 3.2 connects to MySQL in three-byte utf8 unless its DATABASES
-//     OPTIONS say "charset": "utf8mb4", and then fails on keys beyond the
-//     BMP (emoji); djcache connects in utf8mb4 unless its URL says otherwise. Expiry times are stored in UTC, as Django does with USE_TZ =
-//     True. A Django project with USE_TZ = False (Django 3.2's global
-//     default) stores its local time: put "USE_TZ": false and its
+//     Django before 5.1 connects to MySQL in three-byte utf8 unless its
+//     DATABASES OPTIONS say "charset": "utf8mb4", and then fails on keys
+//     beyond the BMP (emoji); Django 5.1 and later, and djcache, connect in
+//     utf8mb4. Expiry times are stored in UTC, as Django does with USE_TZ =
+//     True (or in the zone of the DATABASES entry's TIME_ZONE, as Django
+//     4.0 and later write them). A Django project with USE_TZ = False (the
+//     global default before Django 5.0) stores its local time: put "USE_TZ": false and its
 //     "TIME_ZONE" next to CACHES in the pasted settings, or add
 //     django_time_zone=ZONE to the URL (see package backends/db, which also
 //     explains the one trap: Django's settings.configure() does not set the
 //     process's time zone, so start such a program with TZ=TIME_ZONE).
 //   - Redis: Django's RedisCache (Django 4.0 and later) and django-redis with
 //     its default pickle serializer and no compressor. django-redis writes
-//     pickle protocol 4 and Django protocol 5; both read both.
+//     pickle protocol 4 and Django protocol 5; both read both. With several
+//     LOCATIONs both sides write to the first and read from the others
+//     (see package backends/redis, "Read replicas").
 //   - Memcached: PyMemcacheCache, with the servers written alike on both
 //     sides ("localhost:11211" and "127.0.0.1:11211" hash differently);
 //     pymemcache's hashing puts every key on the server djcache picks.
@@ -342,8 +348,10 @@
 //     flushes the whole Redis database or memcached server, djcache's entries
 //     included.
 //
-// Package interop holds the end-to-end tests: Django 3.2 and djcache write
-// and read the same entries on every one of these backends, both ways.
+// Package interop holds the end-to-end tests: Django 3.2, 4.2 and 5.2 and
+// djcache write and read the same entries on every one of these backends,
+// both ways; its documentation has the table of Django versions and
+// backends, and what to set for each.
 //
 // # Backends
 //

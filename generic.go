@@ -40,8 +40,12 @@ func GetOrSet[T any](ctx context.Context, c *Cache, key string, fill func(contex
 //	} else if err != nil {
 //		return err
 //	}
-func GetMany[T any](ctx context.Context, c *Cache, keys []string, opts ...Option) (map[string]T, error) {
-	made, got, err := c.getManyRaw(ctx, keys, opts)
+func GetMany[T any](ctx context.Context, c *Cache, keys []string, opts ...Option) (_ map[string]T, err error) {
+	var note obsNote
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "get_many", "", now(), &note, nil, &err)
+	}
+	made, got, err := c.getManyRaw(ctx, keys, opts, &note)
 	if err != nil {
 		return nil, err
 	}
@@ -52,6 +56,7 @@ func GetMany[T any](ctx context.Context, c *Cache, keys []string, opts ...Option
 		if !ok {
 			continue
 		}
+		note.size += len(b)
 		var v T
 		if err := c.decode(b, &v); err != nil {
 			bad.add(k, err)

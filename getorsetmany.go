@@ -103,7 +103,11 @@ const opGetOrSetMany = "get_or_set_many"
 // GetMany does. Stats count a hit or a miss per distinct key, one Fills
 // (and FillErrors) per fill call, a Sets per stored key, and StaleServed
 // and EarlyRefreshes per key.
-func (c *Cache) GetOrSetMany(ctx context.Context, keys []string, dst any, fill func(ctx context.Context, missing []string) (map[string]any, error), opts ...Option) error {
+func (c *Cache) GetOrSetMany(ctx context.Context, keys []string, dst any, fill func(ctx context.Context, missing []string) (map[string]any, error), opts ...Option) (err error) {
+	var note obsNote
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, opGetOrSetMany, "", now(), &note, nil, &err)
+	}
 	if err := c.enter(ctx, opGetOrSetMany); err != nil {
 		return err
 	}
@@ -117,7 +121,7 @@ func (c *Cache) GetOrSetMany(ctx context.Context, keys []string, dst any, fill f
 	made, got, err := c.getOrSetMany(ctx, keys, func(ctx context.Context, missing []string) (func(string) (any, bool), error) {
 		m, err := fill(ctx, missing)
 		return func(k string) (any, bool) { v, ok := m[k]; return v, ok }, err
-	}, opts)
+	}, opts, &note)
 	if err != nil {
 		return err
 	}
@@ -150,7 +154,11 @@ func (c *Cache) GetOrSetMany(ctx context.Context, keys []string, dst any, fill f
 //	users, err := djcache.GetOrSetMany(ctx, c, ids, func(ctx context.Context, missing []string) (map[string]User, error) {
 //		return db.UsersByID(ctx, missing) // one query for the keys that missed
 //	}, djcache.Timeout(10*time.Minute))
-func GetOrSetMany[T any](ctx context.Context, c *Cache, keys []string, fill func(ctx context.Context, missing []string) (map[string]T, error), opts ...Option) (map[string]T, error) {
+func GetOrSetMany[T any](ctx context.Context, c *Cache, keys []string, fill func(ctx context.Context, missing []string) (map[string]T, error), opts ...Option) (_ map[string]T, err error) {
+	var note obsNote
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, opGetOrSetMany, "", now(), &note, nil, &err)
+	}
 	if err := c.enter(ctx, opGetOrSetMany); err != nil {
 		return nil, err
 	}
@@ -160,7 +168,7 @@ func GetOrSetMany[T any](ctx context.Context, c *Cache, keys []string, fill func
 	made, got, err := c.getOrSetMany(ctx, keys, func(ctx context.Context, missing []string) (func(string) (any, bool), error) {
 		m, err := fill(ctx, missing)
 		return func(k string) (any, bool) { v, ok := m[k]; return v, ok }, err
-	}, opts)
+	}, opts, &note)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +310,7 @@ func (s *manyState) finish(own []claimed, stored bool) uint64 {
 //
 // A call never waits while it holds claims it has not ended, so two calls
 // that wait for each other's keys cannot deadlock.
-func (c *Cache) getOrSetMany(ctx context.Context, keys []string, fill manyFillFunc, opts []Option) (made []string, got map[string][]byte, err error) {
+func (c *Cache) getOrSetMany(ctx context.Context, keys []string, fill manyFillFunc, opts []Option, note *obsNote) (made []string, got map[string][]byte, err error) {
 	co := c.options(opts)
 	if co.err != nil {
 		return nil, nil, c.opError(opGetOrSetMany, "", co.err)
@@ -361,6 +369,7 @@ func (c *Cache) getOrSetMany(ctx context.Context, keys []string, fill manyFillFu
 	}
 	c.stats.add(statHits, uint64(len(distinct)-len(missing)))
 	c.stats.add(statMisses, uint64(len(missing)))
+	note.hits, note.misses = len(distinct)-len(missing), len(missing)
 
 	for len(missing) > 0 {
 		own, wait := c.many.claim(missing)
@@ -387,9 +396,11 @@ func (c *Cache) getOrSetMany(ctx context.Context, keys []string, fill manyFillFu
 
 	if stale > 0 {
 		c.stats.add(statStaleServed, uint64(stale))
+		c.hotEvent(ctx, EventStaleServed, opGetOrSetMany, "", stale, 0, nil)
 	}
 	if len(refresh) > 0 && c.refreshManyLater(refresh, back, fill, w) && early > 0 {
 		c.stats.add(statEarlyRefreshes, uint64(early))
+		c.hotEvent(ctx, EventEarlyRefresh, opGetOrSetMany, "", early, 0, nil)
 	}
 	return made, got, nil
 }
@@ -460,6 +471,7 @@ func (c *Cache) fillClaimed(ctx context.Context, own []claimed, back map[string]
 	lookup, err := callFillMany(fctx, fill, missing)
 	took := now().Sub(start)
 	c.stats.add(statFills, 1)
+	c.hotEvent(ctx, EventFill, opGetOrSetMany, "", len(missing), took, err)
 	if err != nil {
 		c.stats.add(statFillErrors, 1)
 		if ctx.Err() != nil {
@@ -545,6 +557,7 @@ func (c *Cache) refreshManyLater(made []string, back map[string]string, fill man
 		}
 		if err != nil {
 			c.stats.add(statRefreshErrors, 1)
+			c.hotEvent(ctx, EventRefreshError, opGetOrSetMany, "", len(own), 0, err)
 			c.log().LogAttrs(context.Background(), slog.LevelWarn, "djcache: background refresh failed; serving the stale values",
 				slog.String("op", opGetOrSetMany), slog.Int("keys", len(own)), slog.String("first_key", own[0].made),
 				slog.String("backend", c.backend), slog.Any("error", err))

@@ -194,6 +194,14 @@ type Options struct {
 	// means slog.Default(), looked up at each warning.
 	Logger *slog.Logger
 
+	// Observer, if not nil, receives an Event for every call and hot-key
+	// event of the Cache (see Observer; Cache.Observe attaches more).
+	Observer Observer
+
+	// Alias names the cache in the events its observers receive
+	// (Event.Alias). A Caches handler sets it to the settings' alias.
+	Alias string
+
 	// The defaults of GetOrSet's hot-key options, which a call's own
 	// options override: see Stale, EarlyRefresh, FillLock, FillTimeout,
 	// AbsentTimeout and RetryAfter, and Jitter for every write. Zero values
@@ -223,6 +231,9 @@ type settings struct {
 	natives driver.Kinds // with pickle: the kinds the driver keeps outside pickle
 	hot     hotOptions   // GetOrSet's hot-key defaults
 	jitter  float64      // Jitter's default
+
+	observer Observer // Options.Observer
+	alias    string   // Options.Alias
 }
 
 // Serializer names how a Cache writes values.
@@ -264,6 +275,7 @@ func (o *Options) settings() (settings, error) {
 		s.codec = o.Codec
 	}
 	s.logger = o.Logger
+	s.observer, s.alias = o.Observer, o.Alias
 	s.hot = hotOptions{stale: o.Stale, early: o.EarlyRefresh, lock: o.FillLock, soft: o.FillSoftTimeout, hard: o.FillHardTimeout, absent: o.AbsentTimeout, retry: o.RetryAfter}
 	s.jitter = o.Jitter
 	for _, opt := range []Option{Stale(o.Stale), EarlyRefresh(o.EarlyRefresh), FillLock(o.FillLock), FillTimeout(o.FillSoftTimeout, o.FillHardTimeout), AbsentTimeout(o.AbsentTimeout), RetryAfter(o.RetryAfter), Jitter(o.Jitter)} {

@@ -41,11 +41,13 @@ const pingKey = "djcache-ping"
 // cause names the server, table or directory that failed. When ctx ends
 // during the call, errors.Is(err, context.DeadlineExceeded) (or
 // context.Canceled) holds, whatever the backend's I/O error says.
-func (c *Cache) Ping(ctx context.Context) error {
+func (c *Cache) Ping(ctx context.Context) (err error) {
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "ping", "", now(), nil, nil, &err)
+	}
 	if err := c.enter(ctx, "ping"); err != nil {
 		return err
 	}
-	var err error
 	switch {
 	case c.pinger != nil:
 		err = c.pinger.Ping(ctx)
@@ -78,6 +80,9 @@ const NeverExpires time.Duration = math.MaxInt64
 // key's version; Timeout and Forever options are ignored. TTL reads the
 // entry, value included, and counts neither a hit nor a miss.
 func (c *Cache) TTL(ctx context.Context, key string, opts ...Option) (ttl time.Duration, err error) {
+	if ob := c.obs.Load(); ob != nil {
+		defer c.observed(ctx, ob, "ttl", key, now(), nil, nil, &err)
+	}
 	co := c.options(opts)
 	made, err := c.prepare(ctx, "ttl", key, co.version)
 	if err != nil {

@@ -19,7 +19,8 @@ import (
 // and register it from init with [Register]. OpenDriverURL must not modify u
 // and must be safe for concurrent use. u holds only the backend's own query
 // parameters: djcache has already removed timeout, key_prefix, version and
-// serializer.
+// serializer (and the hot-key defaults, and local and local_timeout, see
+// [RegisterTier]).
 // An opener reads its parameters strictly: an unknown one is an error that
 // names it.
 type DriverURLOpener interface {
@@ -29,8 +30,9 @@ type DriverURLOpener interface {
 // URLMux maps URL schemes to openers. The zero value is ready to use, and a
 // URLMux is safe for concurrent use.
 type URLMux struct {
-	mu sync.RWMutex               // protects m
-	m  map[string]DriverURLOpener // by lower-case scheme
+	mu   sync.RWMutex               // protects m and tier
+	m    map[string]DriverURLOpener // by lower-case scheme
+	tier TierFunc                   // RegisterTier's; nil: none (tier.go)
 }
 
 // Register makes an opener available for scheme (matched case-insensitively).
@@ -120,8 +122,15 @@ func (mux *URLMux) openURL(ctx context.Context, u *url.URL, o *Options) (*Cache,
 	if err != nil {
 		return nil, err
 	}
+	wrap, err := mux.tierParams(bu) // local, local_timeout (tier.go)
+	if err != nil {
+		return nil, err
+	}
 	d, err := opener.OpenDriverURL(ctx, bu)
 	if err != nil {
+		return nil, err
+	}
+	if d, err = wrap(d); err != nil {
 		return nil, err
 	}
 	c, err := New(d, &opts)

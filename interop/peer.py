@@ -3,9 +3,15 @@
 
 It configures Django standalone (settings.configure) with one cache, runs a
 list of cache operations through django.core.cache, and prints their
-results. The Go test runs it with /usr/bin/python3 and Debian's packages:
-python3-django (3.2), python3-django-redis, python3-pymemcache,
-python3-psycopg2 and python3-mysqldb.
+results. The Go test runs it under three interpreters, one per Django
+release: /usr/bin/python3 with Debian's packages for Django 3.2
+(python3-django, python3-django-redis, python3-pymemcache, python3-psycopg2
+and python3-mysqldb), and the virtual environments of Django 4.2 and 5.2
+that .ci/services makes from interop/requirements-django42.txt and
+requirements-django52.txt (Django, django-redis, redis-py, pymemcache,
+psycopg 3 and PyMySQL, which stands in for MySQLdb: see main). The same
+code serves every release; where they differ (pytz, Django's own
+RedisCache), it asks which it runs.
 
 It is a long-running process, so that Django starts once per test. The
 first line on stdin is the configuration:
@@ -184,6 +190,20 @@ def memcached_find(cache, made):
     return found
 
 
+def redis_client(cache):
+    """The redis-py client of a Redis cache, for the server's view of a key:
+    django-redis's connection, or the leader (the first LOCATION) of
+    Django's own RedisCache (Django 4.0 and later)."""
+    from django.core.cache import caches
+
+    cache = caches["default"]  # the backend, not the cache proxy
+    if type(cache).__module__.startswith("django_redis"):
+        from django_redis import get_redis_connection
+
+        return get_redis_connection("default")
+    return cache._cache.get_client(None, write=True)
+
+
 def stored_expiry(cache, backend, made, op):
     """The absolute expiry (unix seconds) the backend stores for a key, None
     for never, or the string "missing"."""
@@ -214,16 +234,16 @@ def stored_expiry(cache, backend, made, op):
             from django.conf import settings
 
             if settings.USE_TZ:
-                exp = exp.replace(tzinfo=datetime.timezone.utc)
+                # UTC, or the database's TIME_ZONE (its DATABASES entry's),
+                # in which Django 4.0 and later write it.
+                exp = exp.replace(tzinfo=conn.timezone)
             # Else a naive local time, as Django writes and reads it
             # (SQLite and MySQL store it; psycopg2 gives PostgreSQL's in the
             # session's zone, which Django sets to TIME_ZONE): timestamp()
             # reads it in the process's zone, TIME_ZONE by its TZ.
         return exp.timestamp()
     if backend == "redis":
-        from django_redis import get_redis_connection
-
-        ms = get_redis_connection("default").pttl(made)
+        ms = redis_client(cache).pttl(made)
         if ms == -2:
             return "missing"
         if ms == -1:
@@ -259,9 +279,7 @@ def stored_value(cache, backend, made, op):
             return "missing"
         return {"bytes": base64.b64encode(base64.b64decode(row[0])).decode()}
     if backend == "redis":
-        from django_redis import get_redis_connection
-
-        data = get_redis_connection("default").get(made)
+        data = redis_client(cache).get(made)
         if data is None:
             return "missing"
         return {"bytes": base64.b64encode(data).decode()}
@@ -350,19 +368,35 @@ def fixture():
 
 
 def fixture_django():
-    """Values only Django's own code makes: Django 3.2's timezone.now()
-    (a datetime in pytz's UTC), a pytz zone, a lazy-free SafeString, an
-    OrderedDict. djcache reads them; it writes them back as their plain
-    Python equivalents, so they are not part of fixture()."""
+    """Values only Django's own code makes: timezone.now() (a datetime in
+    pytz's UTC on Django 3.2, in datetime.timezone.utc from 4.0 on), an
+    aware datetime in a named zone (pytz's on 3.2, zoneinfo's from 4.0 on,
+    where Django dropped pytz), a SafeString, an OrderedDict. djcache reads
+    them; it writes them back as their plain Python equivalents, so they are
+    not part of fixture()."""
     import collections
 
-    import pytz
+    import django
+    from django.utils import timezone
     from django.utils.safestring import mark_safe
 
-    paris = pytz.timezone("Europe/Paris")
+    if django.VERSION < (4, 0):
+        import pytz
+
+        return {
+            "pytz_utc": datetime.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=pytz.utc),
+            "pytz_paris": pytz.timezone("Europe/Paris").localize(datetime.datetime(2024, 7, 1, 12, 0)),
+            "now": timezone.now(),
+            "safestring": mark_safe("<b>bold</b>"),
+            "ordereddict": collections.OrderedDict([("b", 1), ("a", 2)]),
+        }
+    import zoneinfo
+
     return {
-        "pytz_utc": datetime.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=pytz.utc),
-        "pytz_paris": paris.localize(datetime.datetime(2024, 7, 1, 12, 0)),
+        "utc": datetime.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=datetime.timezone.utc),
+        "zoneinfo_paris": datetime.datetime(2024, 7, 1, 12, 0, tzinfo=zoneinfo.ZoneInfo("Europe/Paris")),
+        "zoneinfo_utc": datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=zoneinfo.ZoneInfo("UTC")),
+        "now": timezone.now(),
         "safestring": mark_safe("<b>bold</b>"),
         "ordereddict": collections.OrderedDict([("b", 1), ("a", 2)]),
     }
@@ -434,10 +468,17 @@ def run(cache, backend, op):
                 plain = str(v)
             elif isinstance(v, dict):
                 plain = dict(v)
-            elif isinstance(v, datetime.datetime):
+            elif isinstance(v, datetime.datetime) and v.tzinfo is not None:
                 plain = v.astimezone(datetime.timezone(v.utcoffset()))
             out.append([k, to_tag(plain)])
         return out
+    if name == "clear":
+        cache.clear()
+        return True
+    if name == "version":
+        import django
+
+        return django.get_version()
     if name == "createcachetable":
         from django.core.management import call_command
 
@@ -454,6 +495,7 @@ BACKENDS = {
     "django.core.cache.backends.db.DatabaseCache": "db",
     "django.core.cache.backends.memcached.PyMemcacheCache": "memcached",
     "django_redis.cache.RedisCache": "redis",
+    "django.core.cache.backends.redis.RedisCache": "redis",
 }
 
 
@@ -461,6 +503,18 @@ def main():
     """Reads the configuration from the first line of stdin, then one
     request per line ({"ops": [...]}), and writes one reply per line."""
     config = json.loads(sys.stdin.readline())
+    engines = [db.get("ENGINE") for db in (config.get("databases") or {}).values()]
+    if "django.db.backends.mysql" in engines:
+        try:
+            import MySQLdb  # noqa: F401 (Debian's python3-mysqldb, beside Django 3.2)
+        except ImportError:
+            # The venvs of Django 4.2 and 5.2 have PyMySQL, a pure-Python
+            # client, where mysqlclient (MySQLdb) would have to be compiled
+            # against libmariadb: PyMySQL then answers Django's
+            # "import MySQLdb".
+            import pymysql
+
+            pymysql.install_as_MySQLdb()
     import django
     from django.conf import settings
 

@@ -48,36 +48,80 @@ type peer struct {
 // op is one cache operation for peer.py.
 type op map[string]any
 
-var (
-	pythonOnce sync.Once
-	pythonPath string
-	pythonErr  error
-)
+// A djangoVersion is one Django release the tests run against: Debian's
+// Django 3.2 under /usr/bin/python3, or Django 4.2 or 5.2 in a virtual
+// environment that .ci/services makes from interop/requirements-*.txt.
+type djangoVersion struct {
+	name         string // the subtest's name: "django52"
+	release      string // what django.get_version() starts with: "5.2"
+	major, minor int
+	// venv is the directory under DJCACHE_VENVS (default
+	// /opt/djcache-venvs) of the virtual environment; "" for Debian's
+	// /usr/bin/python3 (or DJCACHE_PYTHON).
+	venv string
+	// imports are the modules peer.py needs from the interpreter.
+	imports string
+	howTo   string
 
-// needDjango returns the Python interpreter that has Django 3.2 and its
-// cache clients, or skips the test (fails it under CI).
-func needDjango(t *testing.T) string {
-	t.Helper()
-	pythonOnce.Do(func() {
-		pythonPath = os.Getenv("DJCACHE_PYTHON")
-		if pythonPath == "" {
-			// Debian's interpreter, where python3-django and its friends
-			// live, whatever python3 comes first on PATH.
-			pythonPath = "/usr/bin/python3"
+	once   sync.Once
+	python string
+	err    error
+}
+
+// djangoVersions are the releases the tests run against, oldest first.
+var djangoVersions = []*djangoVersion{
+	{name: "django32", release: "3.2", major: 3, minor: 2,
+		imports: "django, django_redis, pymemcache, psycopg2, MySQLdb",
+		howTo:   "run .ci/services (it installs Debian's python3-django, python3-django-redis, python3-pymemcache, python3-psycopg2 and python3-mysqldb), or set DJCACHE_PYTHON"},
+	{name: "django42", release: "4.2", major: 4, minor: 2, venv: "django42",
+		imports: "django, django_redis, redis, pymemcache, psycopg, pymysql",
+		howTo:   "run .ci/services (it makes the virtual environment from interop/requirements-django42.txt), or set DJCACHE_VENVS"},
+	{name: "django52", release: "5.2", major: 5, minor: 2, venv: "django52",
+		imports: "django, django_redis, redis, pymemcache, psycopg, pymysql",
+		howTo:   "run .ci/services (it makes the virtual environment from interop/requirements-django52.txt), or set DJCACHE_VENVS"},
+}
+
+// atLeast reports whether v is release major.minor or later.
+func (v *djangoVersion) atLeast(major, minor int) bool {
+	return v.major > major || v.major == major && v.minor >= minor
+}
+
+// interpreter returns the path of v's Python interpreter.
+func (v *djangoVersion) interpreter() string {
+	if v.venv == "" {
+		if p := os.Getenv("DJCACHE_PYTHON"); p != "" {
+			return p
 		}
-		out, err := exec.Command(pythonPath, "-c", "import django, django_redis, pymemcache, psycopg2, MySQLdb; print(django.get_version())").CombinedOutput()
+		// Debian's interpreter, where python3-django and its friends
+		// live, whatever python3 comes first on PATH.
+		return "/usr/bin/python3"
+	}
+	dir := os.Getenv("DJCACHE_VENVS")
+	if dir == "" {
+		dir = "/opt/djcache-venvs"
+	}
+	return filepath.Join(dir, v.venv, "bin", "python")
+}
+
+// needDjango returns the Python interpreter that has Django release v and
+// its cache clients, or skips the test (fails it under CI).
+func needDjango(t *testing.T, v *djangoVersion) string {
+	t.Helper()
+	v.once.Do(func() {
+		v.python = v.interpreter()
+		out, err := exec.Command(v.python, "-c", "import "+v.imports+"; print(django.get_version())").CombinedOutput()
 		if err != nil {
-			pythonErr = fmt.Errorf("%s cannot import Django and its cache clients: %v: %s", pythonPath, err, bytes.TrimSpace(out))
+			v.err = fmt.Errorf("%s cannot import Django and its cache clients: %v: %s", v.python, err, bytes.TrimSpace(out))
 			return
 		}
-		if !strings.HasPrefix(string(out), "3.2") {
-			pythonErr = fmt.Errorf("%s has Django %s, the tests are written for 3.2", pythonPath, bytes.TrimSpace(out))
+		if !strings.HasPrefix(string(out), v.release+".") && string(bytes.TrimSpace(out)) != v.release {
+			v.err = fmt.Errorf("%s has Django %s, not %s", v.python, bytes.TrimSpace(out), v.release)
 		}
 	})
-	if pythonErr != nil {
-		testenv.Unavailable(t, "Django 3.2", pythonErr.Error(), "run .ci/services (it installs Debian's python3-django, python3-django-redis, python3-pymemcache, python3-psycopg2 and python3-mysqldb), or set DJCACHE_PYTHON")
+	if v.err != nil {
+		testenv.Unavailable(t, "Django "+v.release, v.err.Error(), v.howTo)
 	}
-	return pythonPath
+	return v.python
 }
 
 // run sends ops to peer.py and returns one result per op. A result that is
@@ -451,16 +495,24 @@ func short(s string) string {
 // tag peer.py gives survives fromTag and toTag unchanged. (Without it, a
 // bug in the conversions could hide a bug in djcache.)
 func TestTags(t *testing.T) {
-	p := &peer{python: needDjango(t), cache: map[string]any{"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
-	fixture := p.one(t, op{"op": "fixture"}).([]any)
-	if len(fixture) < 40 {
-		t.Fatalf("fixture has %d values", len(fixture))
-	}
-	for _, kv := range fixture {
-		pair := kv.([]any)
-		want := canon(pair[1])
-		if got := canon(toTag(fromTag(t, pair[1]))); got != want {
-			t.Errorf("%s: tag %s came back as %s", pair[0], short(want), short(got))
-		}
+	for _, v := range djangoVersions {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			p := &peer{python: needDjango(t, v), cache: map[string]any{"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+			if got := p.one(t, op{"op": "version"}); !strings.HasPrefix(fmt.Sprint(got), v.release+".") {
+				t.Errorf("peer.py runs Django %v; want %s", got, v.release)
+			}
+			fixture := p.one(t, op{"op": "fixture"}).([]any)
+			if len(fixture) < 40 {
+				t.Fatalf("fixture has %d values", len(fixture))
+			}
+			for _, kv := range fixture {
+				pair := kv.([]any)
+				want := canon(pair[1])
+				if got := canon(toTag(fromTag(t, pair[1]))); got != want {
+					t.Errorf("%s: tag %s came back as %s", pair[0], short(want), short(got))
+				}
+			}
+		})
 	}
 }

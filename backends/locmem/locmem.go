@@ -123,6 +123,8 @@ type store struct {
 	bounds Options
 	c      *otter.Cache[string, entry]
 	clock  *otter.CoarseClock // coarseClock(), kept here: reads are on the hot path
+
+	private bool // made by NewPrivate: Close releases it
 }
 
 // coarseClock is the clock of every store: reading the precise time was a
@@ -171,6 +173,16 @@ func New(name string, o *Options) (*Driver, error) {
 		}
 		return &Driver{s: s}, nil
 	}
+	s, err := newStore(name, b)
+	if err != nil {
+		return nil, err
+	}
+	stores[name] = s
+	return &Driver{s: s}, nil
+}
+
+// newStore makes a store with bounds b.
+func newStore(name string, b Options) (*store, error) {
 	clock := coarseClock()
 	c, err := otter.New(&otter.Options[string, entry]{
 		MaximumSize:      b.MaxEntries,
@@ -180,9 +192,7 @@ func New(name string, o *Options) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("djcache: locmem: %w", err)
 	}
-	s := &store{name: name, bounds: b, c: c, clock: clock}
-	stores[name] = s
-	return &Driver{s: s}, nil
+	return &store{name: name, bounds: b, c: c, clock: clock}, nil
 }
 
 func cullName(b Options) string {
@@ -380,9 +390,16 @@ func (d *Driver) Clear(context.Context, driver.Scope) error {
 	return nil
 }
 
-// Close implements driver.Driver. The store outlives its Drivers, as in
-// Django (close() is a no-op there); Close releases nothing.
-func (d *Driver) Close() error { return nil }
+// Close implements driver.Driver. A named store outlives its Drivers, as
+// in Django (close() is a no-op there), and Close releases nothing; a
+// private store (NewPrivate) is emptied and its background work stopped.
+func (d *Driver) Close() error {
+	if d.s.private {
+		d.s.c.InvalidateAll()
+		d.s.c.StopAllGoroutines()
+	}
+	return nil
+}
 
 func clone(b []byte) []byte {
 	return append(make([]byte, 0, len(b)), b...)

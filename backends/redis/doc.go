@@ -179,6 +179,26 @@
 // routes to slog.Default() at Debug level; SetLogger chooses another
 // *slog.Logger.
 //
+// # Read replicas
+//
+// Django's RedisCache (and django-redis) with several LOCATIONs writes to
+// the first and reads (get, get_many, has_key) from one of the others,
+// picked at random for each call. [Options].Replicas does the same: Get,
+// GetMany and Has go to a random replica, every other command (and the
+// reads of IncrVersion, TTL and the counters) to the client. A URL names
+// them with replica parameters, HOST[:PORT] each, which share the URL's
+// user, password, database, TLS and parameters:
+//
+//	redis://10.0.0.1:6379/0?replica=10.0.0.2:6379&replica=10.0.0.3:6379
+//
+// A pasted CACHES alias with a LOCATION list becomes that URL. A read may
+// miss a write the replica has not received yet, or see an entry just
+// deleted (replication is asynchronous), as Django's reads do; a replica
+// that is down fails the reads sent to it, with no fallback to the leader,
+// as in Django, and Ping checks every replica. Only the single-server form
+// takes replicas: a Cluster (read_only, route_randomly) and Sentinel
+// (replica_only) route reads themselves.
+//
 // # Limits
 //
 // Redis keeps expiry in milliseconds: timeouts are rounded up to the next

@@ -14,8 +14,9 @@ var _ driver.Pinger = (*Driver)(nil)
 // Ping implements driver.Pinger with PING: to the server, or to the master
 // of a client made by NewFailoverClient (which asks Sentinel for it first);
 // on a Cluster to every node, masters and replicas, at once; on a Ring to
-// every shard. An error from one node of a Cluster or Ring names its
-// address. Ping stores nothing.
+// every shard; and to every one of Options.Replicas. An error from one node
+// of a Cluster or Ring, or from a replica, names its address. Ping stores
+// nothing.
 func (d *Driver) Ping(ctx context.Context) error {
 	ping := func(ctx context.Context, node *goredis.Client) error {
 		if err := node.Ping(ctx).Err(); err != nil {
@@ -31,6 +32,9 @@ func (d *Driver) Ping(ctx context.Context) error {
 		err = d.ring.ForEachShard(ctx, ping)
 	default:
 		err = d.c.Ping(ctx).Err()
+	}
+	if err == nil {
+		err = d.pingReplicas(ctx)
 	}
 	return fail(ctx, err)
 }

@@ -39,8 +39,19 @@ type Options struct {
 
 	// CloseClient makes Close close the client too. By default the client
 	// belongs to the caller who passed it to New, and Close leaves it open;
-	// a driver opened from a URL owns its client and closes it.
+	// a driver opened from a URL owns its client and closes it. It covers
+	// Replicas too.
 	CloseClient bool
+
+	// Replicas are clients of read replicas of the client's server, each
+	// of one server: Get, GetMany and Has go to one of them, picked at
+	// random for each call, and every other command to the client, as
+	// Django's RedisCache reads from the LOCATIONs after the first and
+	// writes to the first. A read may then miss what was just written, or
+	// see what was just deleted, until the replica has caught up (Redis
+	// replication is asynchronous), as it does for Django. Empty (the
+	// default): every command goes to the client. See replicas.go.
+	Replicas []goredis.UniversalClient
 }
 
 // topology is how the driver spreads many-key commands over servers.
@@ -160,7 +171,7 @@ func fail(ctx context.Context, err error) error {
 
 // Get implements driver.Driver with GET.
 func (d *Driver) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	v, err := d.c.Get(ctx, d.key(key)).Bytes()
+	v, err := d.reader().Get(ctx, d.key(key)).Bytes()
 	if err != nil {
 		if errors.Is(err, goredis.Nil) {
 			return nil, false, nil
@@ -212,9 +223,10 @@ func (d *Driver) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 	ks := d.keys(keys)
 	m := make(map[string][]byte, len(keys))
 	ns := len(d.opts.Namespace)
+	r := d.reader()
 	switch d.topo {
 	case topoSingle:
-		vals, err := d.c.MGet(ctx, ks...).Result()
+		vals, err := r.MGet(ctx, ks...).Result()
 		if err != nil {
 			return nil, fail(ctx, err)
 		}
@@ -222,7 +234,7 @@ func (d *Driver) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 	case topoCluster:
 		groups := bySlot(ks)
 		if len(groups) == 1 {
-			vals, err := d.c.MGet(ctx, ks...).Result()
+			vals, err := r.MGet(ctx, ks...).Result()
 			if err != nil {
 				return nil, fail(ctx, err)
 			}
@@ -230,7 +242,7 @@ func (d *Driver) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 			break
 		}
 		cmds := make([]*goredis.SliceCmd, len(groups))
-		_, err := d.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		_, err := r.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			for i, g := range groups {
 				cmds[i] = p.MGet(ctx, g...)
 			}
@@ -246,7 +258,7 @@ func (d *Driver) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 		collectValues(m, ns, groups, replies)
 	default:
 		cmds := make([]*goredis.StringCmd, len(ks))
-		_, _ = d.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		_, _ = r.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			for i, k := range ks {
 				cmds[i] = p.Get(ctx, k)
 			}
@@ -293,7 +305,7 @@ func collectValues(m map[string][]byte, trim int, groups [][]string, replies [][
 
 // Has implements driver.HasDriver with EXISTS.
 func (d *Driver) Has(ctx context.Context, key string) (bool, error) {
-	n, err := d.c.Exists(ctx, d.key(key)).Result()
+	n, err := d.reader().Exists(ctx, d.key(key)).Result()
 	if err != nil {
 		return false, fail(ctx, err)
 	}
@@ -525,6 +537,7 @@ func (d *Driver) Close() error {
 	d.closeOnce.Do(func() {
 		if d.opts.CloseClient {
 			d.closeErr = d.c.Close()
+			d.closeErr = errors.Join(d.closeErr, d.closeReplicas())
 		}
 	})
 	return d.closeErr

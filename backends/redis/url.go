@@ -92,6 +92,13 @@ func init() {
 //   - context_timeout_enabled=true|false: go-redis's ContextTimeoutEnabled,
 //     true by default here (go-redis's default is false), so that a
 //     context's deadline bounds each call's network I/O.
+//   - replica=HOST[:PORT], once per read replica (single-server form only):
+//     [Options].Replicas, clients with the URL's user, password, database,
+//     TLS and parameters but this address (port 6379 if left out). Get,
+//     GetMany and Has go to one of them at random, everything else to the
+//     URL's server, as Django's RedisCache does with several LOCATIONs
+//     (see replicas.go), such as
+//     "redis://10.0.0.1:6379/0?replica=10.0.0.2:6379&replica=10.0.0.3".
 //
 // Any other parameter is an error, as in go-redis's parsers. Open does not
 // dial: a wrong address shows at the first call. The driver owns the client
@@ -110,6 +117,7 @@ type config struct {
 	cluster  *goredis.ClusterOptions
 	failover *goredis.FailoverOptions
 	opts     Options
+	replicas []string // host:port of each replica parameter
 }
 
 // OpenDriverURL implements djcache.DriverURLOpener.
@@ -125,6 +133,7 @@ func (*URLOpener) OpenDriverURL(_ context.Context, u *url.URL) (driver.Driver, e
 	case cfg.failover != nil:
 		c = goredis.NewFailoverClient(cfg.failover)
 	default:
+		cfg.opts.Replicas = replicaClients(cfg.single, cfg.replicas)
 		c = goredis.NewClient(cfg.single)
 	}
 	return New(c, &cfg.opts), nil
@@ -144,6 +153,8 @@ func parseURL(u *url.URL) (*config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("djcache: redis: invalid URL query: %v", err)
 	}
+	replicas := q["replica"]
+	delete(q, "replica")
 	own := url.Values{}
 	for _, name := range ownParams {
 		if vs, ok := q[name]; ok {
@@ -179,6 +190,14 @@ func parseURL(u *url.URL) (*config, error) {
 		cfg.form = "cluster"
 	default:
 		cfg.form = "single-server"
+	}
+	if len(replicas) > 0 {
+		if cfg.form != "single-server" {
+			return nil, fmt.Errorf("djcache: redis: URL parameter replica: only the single-server form has replicas (a %s client finds its own)", cfg.form)
+		}
+		if cfg.replicas, err = replicaAddrs(replicas); err != nil {
+			return nil, err
+		}
 	}
 	if err := fractionalSeconds(q); err != nil {
 		return nil, parseError(cfg.form, err)
