@@ -203,3 +203,42 @@ func TestRefreshOutlivesCaller(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestHotDjangoOptions: the hot-key defaults come from a pasted Django
+// CACHES setting's OPTIONS as well (Django ignores keys it does not know).
+func TestHotDjangoOptions(t *testing.T) {
+	s, err := djcache.ParseSettings([]byte(`{"default": {
+		"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "hot-options",
+		"OPTIONS": {"STALE": 30, "EARLY_REFRESH": 1, "FILL_LOCK": 5, "JITTER": 0.1, "RETRY_AFTER": 2}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caches, err := djcache.NewCaches(s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caches.Close()
+	c, err := caches.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	var v string
+	if err := c.GetOrSet(ctx, "k", &v, func(context.Context) (any, error) { return "v", nil }, djcache.Timeout(time.Millisecond)); err != nil || v != "v" {
+		t.Fatalf("GetOrSet = %q, %v", v, err)
+	}
+	time.Sleep(5 * time.Millisecond) // past the fresh life; the stale window (30 s) keeps it
+	if err := c.GetOrSet(ctx, "k", &v, func(context.Context) (any, error) { return "v2", nil }, djcache.Timeout(time.Millisecond)); err != nil || v != "v" {
+		t.Errorf("GetOrSet past the fresh life = %q, %v; want the stale \"v\" (OPTIONS STALE)", v, err)
+	}
+	if st := c.Stats(); st.StaleServed != 1 {
+		t.Errorf("Stats().StaleServed = %d, want 1", st.StaleServed)
+	}
+	bad, _ := djcache.ParseSettings([]byte(`{"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "hot-options-bad", "OPTIONS": {"JITTER": 2}}}`))
+	if bc, err := djcache.NewCaches(bad, nil); err == nil {
+		if _, err := bc.Default(); err == nil || !strings.Contains(err.Error(), "jitter") {
+			t.Errorf("OPTIONS JITTER 2: %v, want an error naming jitter", err)
+		}
+		bc.Close()
+	}
+}
