@@ -84,22 +84,7 @@ func (c *Cache) getManyRaw(ctx context.Context, keys []string, opts []Option, no
 	if err != nil || len(distinct) == 0 {
 		return nil, nil, err
 	}
-	if c.getMany != nil {
-		got, err = c.getMany.GetMany(ctx, distinct)
-	} else {
-		got = make(map[string][]byte, len(distinct))
-		for _, m := range distinct {
-			v, found, gerr := c.drv.Get(ctx, m)
-			if gerr != nil {
-				err = gerr
-				break
-			}
-			if found {
-				got[m] = v
-			}
-		}
-	}
-	if err != nil {
+	if got, err = c.readDriverMany(ctx, distinct); err != nil {
 		return nil, nil, c.opError("get_many", "", err)
 	}
 	c.stats.add(statHits, uint64(len(got)))
@@ -291,4 +276,24 @@ func (c *Cache) DeleteMany(ctx context.Context, keys []string, opts ...Option) (
 		}
 	}
 	return c.opError("delete_many", "", errors.Join(errs...))
+}
+
+// readDriverMany reads the made keys in one round trip where the driver has
+// a GetManyDriver, and one by one otherwise; it returns the values found, by
+// made key, with the driver's error unwrapped.
+func (c *Cache) readDriverMany(ctx context.Context, made []string) (map[string][]byte, error) {
+	if c.getMany != nil {
+		return c.getMany.GetMany(ctx, made)
+	}
+	got := make(map[string][]byte, len(made))
+	for _, m := range made {
+		v, found, err := c.drv.Get(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			got[m] = v
+		}
+	}
+	return got, nil
 }

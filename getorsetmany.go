@@ -599,25 +599,7 @@ func (w manyWriter) item(made string, v any, took time.Duration) (driver.Item, e
 // readMany reads the distinct made keys in one batch where the driver
 // allows, and returns the values found (a map the caller may modify).
 func (c *Cache) readMany(ctx context.Context, keys []string) (map[string][]byte, error) {
-	var (
-		got map[string][]byte
-		err error
-	)
-	if c.getMany != nil {
-		got, err = c.getMany.GetMany(ctx, keys)
-	} else {
-		got = make(map[string][]byte, len(keys))
-		for _, m := range keys {
-			v, found, gerr := c.drv.Get(ctx, m)
-			if gerr != nil {
-				err = gerr
-				break
-			}
-			if found {
-				got[m] = v
-			}
-		}
-	}
+	got, err := c.readDriverMany(ctx, keys)
 	if err != nil {
 		return nil, c.opError(opGetOrSetMany, "", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
-// Every backend, so that any URL or settings work.
+// Every backend, so that any URL or settings work, and the L1 tier, so
+// that local=N works on any of them.
 import (
 	_ "github.com/djcache/djcache/backends/db"
 	_ "github.com/djcache/djcache/backends/dummy"
@@ -8,4 +9,5 @@ import (
 	_ "github.com/djcache/djcache/backends/locmem"
 	_ "github.com/djcache/djcache/backends/memcached"
 	_ "github.com/djcache/djcache/backends/redis"
+	_ "github.com/djcache/djcache/tiered"
 )
