@@ -110,7 +110,7 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, dst any, opts ...Opt
 	if ob := c.obs.Load(); ob != nil {
 		defer c.observed(ctx, ob, "get_many", "", now(), &note, nil, &err)
 	}
-	mv, err := mapDst(dst)
+	mv, err := mapDst("GetMany", dst)
 	if err != nil {
 		if eerr := c.enter(ctx, "get_many"); eerr != nil {
 			return eerr
@@ -121,17 +121,26 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, dst any, opts ...Opt
 	if err != nil {
 		return err
 	}
+	bad, size := c.decodeMany(mv, keys, made, got)
+	note.size += size
+	return bad.err(c, "get_many", len(got))
+}
+
+// decodeMany decodes into the map mv (allocated if nil) the values in got,
+// by made key, of the caller's keys (made[i] is keys[i]'s made key), and
+// returns the keys whose values did not decode and the bytes decoded. Keys
+// not in got, and keys that fail, leave mv's entries as they were.
+func (c *Cache) decodeMany(mv reflect.Value, keys, made []string, got map[string][]byte) (bad decodeFailures, size int) {
 	t := mv.Type()
 	if mv.IsNil() {
 		mv.Set(reflect.MakeMapWithSize(t, len(got)))
 	}
-	var bad decodeFailures
 	for i, k := range keys {
 		b, ok := got[made[i]]
 		if !ok {
 			continue
 		}
-		note.size += len(b)
+		size += len(b)
 		ev := reflect.New(t.Elem())
 		if err := c.decode(b, ev.Interface()); err != nil {
 			bad.add(k, err)
@@ -139,7 +148,7 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, dst any, opts ...Opt
 		}
 		mv.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), ev.Elem())
 	}
-	return bad.err(c, len(got))
+	return bad, size
 }
 
 // decodeFailures gathers the keys of a GetMany whose values did not decode.
@@ -159,21 +168,22 @@ func (f *decodeFailures) add(key string, err error) {
 
 // err returns nil, or the *ManyDecodeError of the failures in an *OpError.
 // found is how many distinct keys were found.
-func (f *decodeFailures) err(c *Cache, found int) error {
+func (f *decodeFailures) err(c *Cache, op string, found int) error {
 	if len(f.keys) == 0 {
 		return nil
 	}
-	return c.opError("get_many", "", &ManyDecodeError{Keys: f.keys, Errs: f.errs, Found: found})
+	return c.opError(op, "", &ManyDecodeError{Keys: f.keys, Errs: f.errs, Found: found})
 }
 
-// mapDst checks GetMany's dst: a non-nil pointer to a map with string keys.
-func mapDst(dst any) (reflect.Value, error) {
+// mapDst checks the dst of method (GetMany, GetOrSetMany): a non-nil
+// pointer to a map with string keys.
+func mapDst(method string, dst any) (reflect.Value, error) {
 	if err := checkDst(dst); err != nil {
 		return reflect.Value{}, err
 	}
 	mv := reflect.ValueOf(dst).Elem()
 	if mv.Kind() != reflect.Map || mv.Type().Key().Kind() != reflect.String {
-		return reflect.Value{}, fmt.Errorf("djcache: GetMany needs a pointer to a map with string keys, such as *map[string]any, not %T", dst)
+		return reflect.Value{}, fmt.Errorf("djcache: %s needs a pointer to a map with string keys, such as *map[string]any, not %T", method, dst)
 	}
 	return mv, nil
 }

@@ -64,5 +64,5 @@ func GetMany[T any](ctx context.Context, c *Cache, keys []string, opts ...Option
 		}
 		out[k] = v
 	}
-	return out, bad.err(c, len(got))
+	return out, bad.err(c, "get_many", len(got))
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -111,7 +110,7 @@ func (c *Cache) GetOrSetMany(ctx context.Context, keys []string, dst any, fill f
 	if err := c.enter(ctx, opGetOrSetMany); err != nil {
 		return err
 	}
-	mv, err := manyFillDst(dst)
+	mv, err := mapDst("GetOrSetMany", dst)
 	if err != nil {
 		return c.opError(opGetOrSetMany, "", err)
 	}
@@ -125,24 +124,8 @@ func (c *Cache) GetOrSetMany(ctx context.Context, keys []string, dst any, fill f
 	if err != nil {
 		return err
 	}
-	t := mv.Type()
-	if mv.IsNil() {
-		mv.Set(reflect.MakeMapWithSize(t, len(got)))
-	}
-	var bad decodeFailures
-	for i, k := range keys {
-		b, ok := got[made[i]]
-		if !ok {
-			continue
-		}
-		ev := reflect.New(t.Elem())
-		if err := c.decode(b, ev.Interface()); err != nil {
-			bad.add(k, err)
-			continue
-		}
-		mv.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), ev.Elem())
-	}
-	return c.manyDecodeError(bad, len(got))
+	bad, _ := c.decodeMany(mv, keys, made, got)
+	return bad.err(c, opGetOrSetMany, len(got))
 }
 
 // GetOrSetMany is Cache.GetOrSetMany with a typed fill function, returning
@@ -186,32 +169,11 @@ func GetOrSetMany[T any](ctx context.Context, c *Cache, keys []string, fill func
 		}
 		out[k] = v
 	}
-	return out, c.manyDecodeError(bad, len(got))
+	return out, bad.err(c, opGetOrSetMany, len(got))
 }
 
 // errFillNil is the error of a GetOrSetMany without a fill.
 var errFillNil = errors.New("djcache: fill is nil")
-
-// manyDecodeError is decodeFailures.err under GetOrSetMany's name.
-func (c *Cache) manyDecodeError(f decodeFailures, found int) error {
-	if len(f.keys) == 0 {
-		return nil
-	}
-	return c.opError(opGetOrSetMany, "", &ManyDecodeError{Keys: f.keys, Errs: f.errs, Found: found})
-}
-
-// manyFillDst checks GetOrSetMany's dst: a non-nil pointer to a map with
-// string keys.
-func manyFillDst(dst any) (reflect.Value, error) {
-	if err := checkDst(dst); err != nil {
-		return reflect.Value{}, err
-	}
-	mv := reflect.ValueOf(dst).Elem()
-	if mv.Kind() != reflect.Map || mv.Type().Key().Kind() != reflect.String {
-		return reflect.Value{}, fmt.Errorf("djcache: GetOrSetMany needs a pointer to a map with string keys, such as *map[string]any, not %T", dst)
-	}
-	return mv, nil
-}
 
 // manyFillFunc is a GetOrSetMany fill as the core sees it: the values come
 // back through a lookup by caller's key, so that the generic GetOrSetMany

@@ -220,22 +220,11 @@ func hotCases() []testCase {
 					wantValue(t, e.ctx, c, "single", "v")
 					return
 				}
-				lo, hi := math.MaxFloat64, 0.0
+				keys := make([]string, 0, len(items))
 				for k := range items {
-					exp, found, _ := e.expiryOf(t, c, made(k))
-					if !found {
-						t.Fatalf("%s: not found", k)
-					}
-					h := exp.Sub(before).Hours()
-					lo, hi = min(lo, h), max(hi, h)
+					keys = append(keys, k)
 				}
-				slack := (e.expiryTolerance() + time.Since(before)).Hours()
-				if lo < 0.5-slack || hi > 1.5+slack {
-					t.Errorf("jittered expiries from %.3fh to %.3fh after the write, want within 0.5h to 1.5h", lo, hi)
-				}
-				if hi-lo < 2*e.expiryTolerance().Hours() {
-					t.Errorf("20 jittered expiries all within %.4fh of each other: not spread", hi-lo)
-				}
+				e.checkJitterSpread(t, c, keys, before)
 			},
 		},
 		{
@@ -260,6 +249,29 @@ func hotCases() []testCase {
 				}
 			},
 		},
+	}
+}
+
+// checkJitterSpread checks that keys, written with Timeout(1h) and
+// Jitter(0.5) after before, expire within 0.5h to 1.5h of the write and
+// not all at once.
+func (e *env) checkJitterSpread(t *testing.T, c *djcache.Cache, keys []string, before time.Time) {
+	t.Helper()
+	lo, hi := math.MaxFloat64, 0.0
+	for _, k := range keys {
+		exp, found, _ := e.expiryOf(t, c, made(k))
+		if !found {
+			t.Fatalf("%s: not found", k)
+		}
+		h := exp.Sub(before).Hours()
+		lo, hi = min(lo, h), max(hi, h)
+	}
+	slack := (e.expiryTolerance() + time.Since(before)).Hours()
+	if lo < 0.5-slack || hi > 1.5+slack {
+		t.Errorf("jittered expiries from %.3fh to %.3fh after the write, want within 0.5h to 1.5h", lo, hi)
+	}
+	if hi-lo < 2*e.expiryTolerance().Hours() {
+		t.Errorf("%d keys written together with Jitter all expire within %.4fh of each other: not spread", len(keys), hi-lo)
 	}
 }
 

@@ -348,22 +348,7 @@ func getOrSetManyCases() []testCase {
 				if _, ok := c.Driver().(driver.ExpiryReader); !ok {
 					return
 				}
-				lo, hi := math.MaxFloat64, 0.0
-				for _, k := range keys {
-					exp, found, _ := e.expiryOf(t, c, made(k))
-					if !found {
-						t.Fatalf("%s: not found", k)
-					}
-					h := exp.Sub(before).Hours()
-					lo, hi = min(lo, h), max(hi, h)
-				}
-				slack := (e.expiryTolerance() + time.Since(before)).Hours()
-				if lo < 0.5-slack || hi > 1.5+slack {
-					t.Errorf("jittered expiries from %.3fh to %.3fh after the write, want within 0.5h to 1.5h", lo, hi)
-				}
-				if hi-lo < 2*e.expiryTolerance().Hours() {
-					t.Errorf("20 keys filled together with Jitter all expire within %.4fh of each other: not spread", hi-lo)
-				}
+				e.checkJitterSpread(t, c, keys, before)
 			},
 		},
 		{
