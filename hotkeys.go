@@ -215,12 +215,7 @@ func (c *Cache) getOrSetHot(ctx context.Context, made string, dst any, fill func
 	if !found {
 		c.stats.add(statMisses, 1)
 		note.misses = 1
-		b, err := c.fillWith(ctx, made, func() ([]byte, error) { return c.fillLocked(ctx, made, co, fill, mode, m.fresh) })
-		if err != nil {
-			return err
-		}
-		inner, m := splitMeta(b)
-		return c.deliver(made, inner, m, dst)
+		return c.fillMissing(ctx, made, dst, fill, co, mode, m.fresh)
 	}
 	c.stats.add(statHits, 1)
 	note.hits = 1
@@ -252,6 +247,18 @@ func (c *Cache) getOrSetHot(ctx context.Context, made string, dst any, fill func
 	}
 	c.stats.add(statStaleServed, 1)
 	c.hotEvent(ctx, EventStaleServed, "get_or_set", made, 1, 0, nil)
+	return c.deliver(made, inner, m, dst)
+}
+
+// fillMissing is getOrSetHot's miss: fill made as its single flight and
+// give dst the value. It is a function of its own so that the flight's
+// closure, and what it captures, cost nothing on a hit.
+func (c *Cache) fillMissing(ctx context.Context, made string, dst any, fill func(context.Context) (any, error), co callOptions, mode fillMode, seen time.Time) error {
+	b, err := c.fillWith(ctx, made, func() ([]byte, error) { return c.fillLocked(ctx, made, co, fill, mode, seen) })
+	if err != nil {
+		return err
+	}
+	inner, m := splitMeta(b)
 	return c.deliver(made, inner, m, dst)
 }
 
